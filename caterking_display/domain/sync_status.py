@@ -1,0 +1,39 @@
+"""Connection state facts that the banner shows (DESIGN.md §5, issue "Sync core" §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class ConnectionState(StrEnum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+    AUTH_FAILED = "auth_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """A snapshot of the sync layer's state; the UI renders it and nothing else."""
+
+    state: ConnectionState = ConnectionState.CONNECTING
+    since: datetime | None = None  # when `state` was entered
+    attempt: int = 0  # reconnect attempt number (0 when live)
+    next_retry_at: datetime | None = None
+    pending_count: int = 0
+    oldest_pending_at: datetime | None = None
+    last_sync_at: datetime | None = None  # last successful resync or confirmed op
+    last_message_at: datetime | None = None  # last message of any kind from the server
+    last_error: str | None = None
+    clock_skew: timedelta | None = None  # server minus device
+    devices_online: int = 0
+    board_saved_at: datetime | None = None  # when the shown board was last confirmed
+    announcement: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def skew_warning(self) -> bool:
+        return self.clock_skew is not None and abs(self.clock_skew) > timedelta(seconds=30)
