@@ -1,0 +1,503 @@
+"""BoardStore: the display's optimistic local store (confirmed rows + durable outbox).
+
+- Confirmed server truth (tasks by id and version, staff, when the board was last
+  confirmed) and the outbox of the chef's intents are kept apart, both in one SQLite
+  file, so either can be wiped and rebuilt.
+- The view is the confirmed rows with the pending ops predicted on top
+  (``domain.actions.predict``). It is kept up to date incrementally: a change
+  recomputes only the ids it touches, and listeners hear exactly which ids changed.
+- An intent is on disk (``synchronous=FULL``) before ``enqueue`` returns, and leaves
+  the outbox only when the server has answered it.
+
+No Textual and no network here; time comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from caterking_display.domain.actions import Action, Outcome
+from caterking_display.domain.board import (
+    BoardView,
+    FailedAction,
+    Notice,
+    NoticeKind,
+    PendingOp,
+    ViewTask,
+)
+from caterking_display.domain.clock import Clock
+from caterking_display.domain.task import Staff, Task
+from caterking_display.store import overlay as _overlay
+from caterking_display.store.messages import conflict_message, rejected_message
+from caterking_display.store.persistence import Persistence, StoreFormatError
+
+log = logging.getLogger(__name__)
+
+STAFF_CHANGED = "__staff__"
+"""The id in a changed-ids set that means "the staff list changed"."""
+
+_T = TypeVar("_T")
+
+ChangeListener = Callable[[frozenset[str]], None]
+NoticeListener = Callable[[Notice], None]
+
+
+class BoardStore:
+    """Confirmed rows + pending ops, persisted in SQLite (or in memory when path is None).
+
+    Thread-safe: every method takes one lock. Listeners are called synchronously on
+    the thread that made the change, after the lock is released.
+    """
+
+    def __init__(
+        self, path: Path | None, clock: Clock, device: str, *, integrity_check: bool = False
+    ) -> None:
+        self._clock = clock
+        self._device = device
+        self._lock = threading.RLock()
+        self._db = Persistence(path, check=integrity_check)
+        try:
+            loaded = self._db.load()
+        except BaseException:
+            self._db.close()
+            raise
+        self._confirmed: dict[str, Task] = loaded.tasks
+        self._tombstones: dict[str, int] = loaded.tombstones
+        self._staff: dict[str, Staff] = loaded.staff
+        self._ops: dict[str, PendingOp] = {op.op_id: op for op in loaded.ops}
+        self._ops_by_task: dict[str, list[str]] = {}
+        for op in loaded.ops:
+            self._ops_by_task.setdefault(op.task_id, []).append(op.op_id)
+        self._failed: list[FailedAction] = loaded.failed
+        self._meta: dict[str, str] = loaded.meta
+        self._saved_at: datetime | None = loaded.saved_at
+        self._view: dict[str, ViewTask] = {}
+        for tid in self._confirmed:
+            vt = _overlay.view_task(self._confirmed[tid], self._ops_for(tid))
+            if vt is not None:
+                self._view[tid] = vt
+        self._cached: BoardView | None = None
+        self._listeners: list[ChangeListener] = []
+        self._notice_listeners: list[NoticeListener] = []
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: Path, clock: Clock, device: str) -> BoardStore:
+        """Open the store file; never raises.
+
+        A corrupt or unreadable file (or one from a newer app) is moved aside to
+        ``<name>.corrupt-<timestamp>`` with a warning and the store starts empty. If
+        even that fails, the store runs in memory (logged as an error).
+        """
+        try:
+            return cls(path, clock, device, integrity_check=True)
+        except (StoreFormatError, sqlite3.Error) as exc:
+            log.warning("store: %s is unreadable (%s); moving it aside", path, exc)
+        except OSError as exc:
+            log.error("store: cannot open %s (%s); keeping the board in memory only", path, exc)
+            return cls(None, clock, device)
+        try:
+            moved = _move_aside(path, clock.now())
+            log.warning("store: unreadable store saved as %s; starting empty", moved)
+            return cls(path, clock, device, integrity_check=True)
+        except (OSError, StoreFormatError, sqlite3.Error) as exc:
+            log.error("store: cannot start a fresh %s (%s); keeping it in memory only", path, exc)
+            return cls(None, clock, device)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> BoardStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- confirmed server truth ---------------------------------------------------
+
+    def apply_server_task(self, task: Task) -> bool:
+        """Take a server row; ignored (False) unless newer than the known version."""
+        with self._lock:
+            if not self._is_newer(task):
+                return False
+
+            def write(c: sqlite3.Connection) -> None:
+                self._db.upsert_task(c, task)
+                if task.id in self._tombstones:
+                    self._db.remove_tombstones(c, [task.id])
+
+            self._write(write, durable=False, best_effort=True)
+            self._set_confirmed(task)
+            changed = self._refresh([task.id])
+        self._emit(changed)
+        return True
+
+    def apply_server_delete(self, task_id: str) -> bool:
+        """The server deleted a task; False if it was not known."""
+        with self._lock:
+            old = self._confirmed.get(task_id)
+            if old is None:
+                return False
+
+            def write(c: sqlite3.Connection) -> None:
+                self._db.delete_tasks(c, [task_id])
+                self._db.add_tombstone(c, task_id, old.version)
+
+            self._write(write, durable=False, best_effort=True)
+            del self._confirmed[task_id]
+            self._tombstones[task_id] = old.version
+            changed = self._refresh([task_id])
+        self._emit(changed)
+        return True
+
+    def apply_server_staff(self, staff: Staff) -> bool:
+        """Take a staff row; False if it is the same as the one known."""
+        with self._lock:
+            if self._staff.get(staff.id) == staff:
+                return False
+            self._write(lambda c: self._db.upsert_staff(c, staff), durable=False, best_effort=True)
+            self._staff[staff.id] = staff
+            self._cached = None
+        self._emit({STAFF_CHANGED})
+        return True
+
+    def replace_board(self, tasks: list[Task], staff: list[Staff]) -> None:
+        """A full fetch from the server (resync).
+
+        Rows merge by version (an id never goes backwards; an id deleted by the server
+        stays deleted unless the fetch has a newer version); ids absent from ``tasks``
+        are dropped; staff is replaced; ``saved_at`` becomes now. Pending ops stay on top.
+        """
+        with self._lock:
+            incoming: dict[str, Task] = {}
+            for t in tasks:
+                prev = incoming.get(t.id)
+                if prev is None or t.version > prev.version:
+                    incoming[t.id] = t
+            newer = [t for t in incoming.values() if self._is_newer(t)]
+            dropped = [tid for tid in self._confirmed if tid not in incoming]
+            new_staff = {s.id: s for s in staff}
+            staff_changed = new_staff != self._staff
+            now = self._clock.now()
+
+            def write(c: sqlite3.Connection) -> None:
+                for t in newer:
+                    self._db.upsert_task(c, t)
+                self._db.delete_tasks(c, dropped)
+                self._db.remove_tombstones(c, [t.id for t in newer if t.id in self._tombstones])
+                if staff_changed:
+                    self._db.replace_staff(c, new_staff.values())
+                self._db.set_saved_at(c, now)
+
+            self._write(write, durable=False, best_effort=True)
+            for t in newer:
+                self._set_confirmed(t)
+            for tid in dropped:
+                del self._confirmed[tid]
+            if staff_changed:
+                self._staff = new_staff
+            self._saved_at = now
+            self._cached = None
+            changed = self._refresh([t.id for t in newer] + dropped)
+            if staff_changed:
+                changed.add(STAFF_CHANGED)
+        self._emit(changed)
+
+    def mark_confirmed(self) -> None:
+        """Record that the whole board is confirmed as of now (``saved_at``) without a
+        fetch — e.g. while realtime is live and keeping every row current."""
+        with self._lock:
+            now = self._clock.now()
+            self._write(lambda c: self._db.set_saved_at(c, now), durable=False, best_effort=True)
+            self._saved_at = now
+            self._cached = None
+
+    # --- outbox ---------------------------------------------------------------------
+
+    def enqueue(self, action: Action, task_id: str, staff_id: str) -> PendingOp:
+        """Queue a chef's intent. It is committed to disk before this returns (and before
+        any listener hears of it); a disk error propagates and nothing is shown."""
+        with self._lock:
+            op = PendingOp(
+                op_id=str(uuid.uuid4()),
+                action=Action(action),
+                task_id=task_id,
+                staff_id=staff_id,
+                device=self._device,
+                created_at=self._clock.now(),
+            )
+            self._write(lambda c: self._db.insert_op(c, op), durable=True, best_effort=False)
+            self._ops[op.op_id] = op
+            self._ops_by_task.setdefault(task_id, []).append(op.op_id)
+            changed = self._refresh([task_id])
+        self._emit(changed)
+        return op
+
+    def pending_ops(self) -> list[PendingOp]:
+        """The outbox, oldest first."""
+        with self._lock:
+            return list(self._ops.values())
+
+    def next_op(self) -> PendingOp | None:
+        with self._lock:
+            return next(iter(self._ops.values()), None)
+
+    def record_attempt(self, op_id: str, error: str | None) -> None:
+        """A send failed in transport: count it and keep the error; the op stays queued."""
+        with self._lock:
+            op = self._ops.get(op_id)
+            if op is None:
+                return
+            updated = replace(
+                op,
+                attempts=op.attempts + 1,
+                last_error=error if error is not None else op.last_error,
+            )
+            self._write(
+                lambda c: self._db.update_op_attempts(c, updated), durable=True, best_effort=True
+            )
+            self._ops[op_id] = updated
+
+    def resolve_op(
+        self, op_id: str, outcome: Outcome, task: Task | None, reason: str | None
+    ) -> Notice | None:
+        """The server answered an op.
+
+        applied / duplicate: the op leaves the outbox and ``task`` (if given) is applied.
+        conflict: same, so the card snaps back to server truth; returns a CONFLICT notice
+        naming who won. rejected: the op leaves the outbox and is kept in the failed list
+        (persisted); returns a REJECTED notice. A notice is also sent to notice listeners.
+        An unknown ``op_id`` (already resolved) only applies ``task``.
+        """
+        outcome = Outcome(outcome)
+        with self._lock:
+            op = self._ops.get(op_id)
+            take_task = task is not None and self._is_newer(task)
+            now = self._clock.now()
+            notice: Notice | None = None
+            failed: FailedAction | None = None
+            if op is not None:
+                base = self._confirmed.get(op.task_id)
+                if outcome is Outcome.CONFLICT:
+                    # Who won: the newest row we know of (the answer, or a later event).
+                    shown = task if take_task or base is None else base
+                    notice = Notice(
+                        kind=NoticeKind.CONFLICT,
+                        message=conflict_message(op.action, shown, self._staff, op.staff_id),
+                        task_id=op.task_id,
+                        at=now,
+                    )
+                elif outcome is Outcome.REJECTED:
+                    title_src = task if task is not None else base
+                    title = title_src.title if title_src is not None else None
+                    failed = FailedAction(
+                        op=op, outcome=outcome.value, reason=reason, task_title=title, at=now
+                    )
+                    notice = Notice(
+                        kind=NoticeKind.REJECTED,
+                        message=rejected_message(op.action, title, reason),
+                        task_id=op.task_id,
+                        at=now,
+                    )
+
+            def write(c: sqlite3.Connection) -> None:
+                if op is not None:
+                    self._db.delete_op(c, op.op_id)
+                if failed is not None:
+                    self._db.insert_failed(c, failed)
+                if take_task and task is not None:
+                    self._db.upsert_task(c, task)
+                    if task.id in self._tombstones:
+                        self._db.remove_tombstones(c, [task.id])
+
+            if op is not None or take_task:
+                self._write(write, durable=op is not None, best_effort=True)
+            affected: list[str] = []
+            if op is not None:
+                del self._ops[op.op_id]
+                ids = self._ops_by_task[op.task_id]
+                ids.remove(op.op_id)
+                if not ids:
+                    del self._ops_by_task[op.task_id]
+                affected.append(op.task_id)
+            if failed is not None:
+                self._failed.append(failed)
+            if take_task and task is not None:
+                self._set_confirmed(task)
+                affected.append(task.id)
+            changed = self._refresh(affected)
+        self._emit(changed)
+        if notice is not None:
+            self._emit_notice(notice)
+        return notice
+
+    def failed_actions(self) -> list[FailedAction]:
+        with self._lock:
+            return list(self._failed)
+
+    def clear_failed_actions(self) -> None:
+        with self._lock:
+            self._write(self._db.clear_failed, durable=True, best_effort=False)
+            self._failed.clear()
+
+    # --- view -------------------------------------------------------------------------
+
+    def view(self) -> BoardView:
+        """The board as the chef should see it (cached until something changes).
+
+        Cancelled tasks are not in ``tasks``; done ones are. Treat it as read-only.
+        """
+        with self._lock:
+            if self._cached is None:
+                self._cached = BoardView(
+                    tasks=dict(self._view), staff=dict(self._staff), saved_at=self._saved_at
+                )
+            return self._cached
+
+    def get(self, task_id: str) -> ViewTask | None:
+        with self._lock:
+            return self._view.get(task_id)
+
+    def confirmed(self, task_id: str) -> Task | None:
+        """The last row the server confirmed for ``task_id`` (cancelled ones too)."""
+        with self._lock:
+            return self._confirmed.get(task_id)
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Hear the ids whose view changed (``STAFF_CHANGED`` for staff); returns unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+        return self._unsubscriber(self._listeners, listener)
+
+    def notices_subscribe(self, listener: NoticeListener) -> Callable[[], None]:
+        with self._lock:
+            self._notice_listeners.append(listener)
+        return self._unsubscriber(self._notice_listeners, listener)
+
+    @property
+    def saved_at(self) -> datetime | None:
+        """When the confirmed board was last confirmed by the server (persisted)."""
+        with self._lock:
+            return self._saved_at
+
+    # --- meta -----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            if self._meta.get(key) == value:
+                return
+            self._write(lambda c: self._db.set_meta(c, key, value), durable=True, best_effort=False)
+            self._meta[key] = value
+
+    # --- internals --------------------------------------------------------------------
+
+    def _is_newer(self, task: Task) -> bool:
+        cur = self._confirmed.get(task.id)
+        known = cur.version if cur is not None else self._tombstones.get(task.id)
+        return known is None or task.version > known
+
+    def _set_confirmed(self, task: Task) -> None:
+        self._confirmed[task.id] = task
+        self._tombstones.pop(task.id, None)
+
+    def _ops_for(self, task_id: str) -> list[PendingOp]:
+        return [self._ops[i] for i in self._ops_by_task.get(task_id, ())]
+
+    def _refresh(self, ids: Iterable[str]) -> set[str]:
+        """Recompute the view of ``ids``; return those whose view changed."""
+        changed: set[str] = set()
+        for tid in set(ids):
+            new = _overlay.view_task(self._confirmed.get(tid), self._ops_for(tid))
+            old = self._view.get(tid)
+            if new == old:
+                continue
+            if new is None:
+                del self._view[tid]
+            else:
+                self._view[tid] = new
+            changed.add(tid)
+        if changed:
+            self._cached = None
+        return changed
+
+    def _write(
+        self, fn: Callable[[sqlite3.Connection], None], *, durable: bool, best_effort: bool
+    ) -> None:
+        """Run ``fn`` in one transaction. Best-effort writes (server truth, which a resync
+        rebuilds) log a disk error and carry on in memory; others raise it."""
+        try:
+            with self._db.transaction(durable=durable) as c:
+                fn(c)
+        except sqlite3.DatabaseError:
+            if not best_effort:
+                raise
+            log.exception("store: could not save a change; keeping it in memory")
+
+    def _emit(self, changed: set[str]) -> None:
+        if not changed:
+            return
+        ids = frozenset(changed)
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(ids)
+            except Exception:
+                log.exception("store: change listener %r failed", listener)
+
+    def _emit_notice(self, notice: Notice) -> None:
+        with self._lock:
+            listeners = list(self._notice_listeners)
+        for listener in listeners:
+            try:
+                listener(notice)
+            except Exception:
+                log.exception("store: notice listener %r failed", listener)
+
+    def _unsubscriber(self, listeners: list[_T], listener: _T) -> Callable[[], None]:
+        def unsubscribe() -> None:
+            with self._lock:
+                try:
+                    listeners.remove(listener)
+                except ValueError:
+                    pass
+
+        return unsubscribe
+
+
+def _move_aside(path: Path, now: datetime) -> Path:
+    """Rename ``path`` (and its -wal/-shm files) to ``<name>.corrupt-<timestamp>``."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    if path.exists():
+        path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
