@@ -1,0 +1,51 @@
+"""`caterking-display` command line: parse, validate, hand over. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS = {
+    "run": ("caterking_display.app_main", "open the board on this device (default)"),
+    "demo": ("caterking_display.demo", "local stack + simulator + board, no cloud account"),
+    "serve": ("caterking_display.localstack.serve", "run the Supabase-compatible local stack"),
+    "migrate": ("caterking_display.schema.cli", "apply the database migrations"),
+    "simulate": ("caterking_display.simulate", "drive a kitchen: Admin adds tasks, chefs work"),
+    "doctor": ("caterking_display.doctor", "check configuration and connectivity"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="caterking-display",
+        description="CaterKing Display: the kitchen task board.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+        args_list.insert(0, "run")
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    mod = importlib.import_module(args._module)
+    try:
+        return int(mod.main(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

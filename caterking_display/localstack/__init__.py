@@ -1,0 +1,1 @@
+"""A Supabase-compatible local server: embedded Postgres + Auth + REST + Realtime."""

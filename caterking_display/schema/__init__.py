@@ -1,0 +1,1 @@
+"""The shared database contract: SQL migrations and the runner that applies them."""

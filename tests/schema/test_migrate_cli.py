@@ -1,0 +1,56 @@
+"""`caterking-display migrate` on a blank database: applies, then applies nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from caterking_display.cli import main
+from caterking_display.localstack.embedded_pg import EmbeddedPostgres, free_port
+
+
+def test_migrate_twice_on_plain_postgres(
+    pg_server: EmbeddedPostgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"m_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as c:
+        c.execute(f"create database {name}")
+    url = pg_server.url(name)
+    assert main(["migrate", "--db-url", url, "--with-supabase-base"]) == 0
+    out = capsys.readouterr().out
+    assert "applied 0001_kitchen_contract" in out
+    assert "applied 0002_realtime_kitchen_channels" in out
+    assert main(["migrate", "--db-url", url, "--with-supabase-base"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to apply" in out and "applied 0001" not in out
+    with psycopg.connect(url) as c:
+        n = c.execute("select count(*) from caterking_migrations.applied").fetchone()
+    assert n is not None and n[0] == 2
+
+
+def test_migrate_without_base_on_plain_postgres_fails_clearly(
+    pg_server: EmbeddedPostgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"m_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as c:
+        c.execute(f"create database {name}")
+    assert main(["migrate", "--db-url", pg_server.url(name)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: migration 0001_kitchen_contract failed:")
+    assert err.count("\n") == 1
+
+
+def test_unreachable_url_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
+    assert main(["migrate", "--db-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot connect to the database:")
+    assert err.count("\n") == 1
+
+
+def test_missing_url(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CATERKING_DB_URL", raising=False)
+    assert main(["migrate"]) == 2
+    assert "--db-url is required" in capsys.readouterr().err
