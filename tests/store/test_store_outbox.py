@@ -200,4 +200,3 @@ def test_ops_on_unknown_tasks_wait_in_the_outbox_without_showing() -> None:
     s.apply_server_task(task(9, 1))
     vt = s.get(tid(9))
     assert vt is not None and vt.pending and vt.task.claimed_by == ME
-

@@ -1,0 +1,79 @@
+"""Opening the file: corrupt files are moved aside, meta persists."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from caterking_display.domain.actions import Action
+from caterking_display.store import BoardStore
+
+from .factory import DEVICE, ME, STAFF, make_clock, task, tid
+
+
+def test_garbage_file_is_moved_aside_and_a_fresh_store_opens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "board.db"
+    garbage = b"this is not sqlite\x00\xff" * 200
+    path.write_bytes(garbage)
+    with caplog.at_level(logging.WARNING, logger="caterking_display.store"):
+        s = BoardStore.open(path, make_clock(), DEVICE)
+    assert s.view().tasks == {} and s.pending_ops() == []
+    [aside] = list(tmp_path.glob("board.db.corrupt-*"))
+    assert aside.name == "board.db.corrupt-20250314T093000Z"
+    assert aside.read_bytes() == garbage
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    # the fresh file works and persists
+    s.replace_board([task(1)], STAFF)
+    op = s.enqueue(Action.CLAIM, tid(1), ME)
+    s.close()
+    again = BoardStore.open(path, make_clock(), DEVICE)
+    assert [o.op_id for o in again.pending_ops()] == [op.op_id]
+    assert len(list(tmp_path.glob("board.db.corrupt-*"))) == 1
+    again.close()
+
+
+def test_a_second_corrupt_file_at_the_same_second_gets_its_own_name(tmp_path: Path) -> None:
+    path = tmp_path / "board.db"
+    for _ in range(2):
+        path.write_bytes(b"garbage" * 100)
+        BoardStore.open(path, make_clock(), DEVICE).close()
+    assert len(list(tmp_path.glob("board.db.corrupt-*"))) == 2
+
+
+def test_file_from_a_newer_app_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "board.db"
+    with sqlite3.connect(path) as c:
+        c.execute("PRAGMA user_version=99")
+    s = BoardStore.open(path, make_clock(), DEVICE)
+    assert len(list(tmp_path.glob("board.db.corrupt-*"))) == 1
+    s.close()
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_open_never_raises_even_when_the_directory_is_unusable(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data dir should be")
+    s = BoardStore.open(blocker / "board.db", make_clock(), DEVICE)
+    s.replace_board([task(1)], STAFF)  # works, in memory
+    assert s.get(tid(1)) is not None
+    s.close()
+
+
+def test_meta_persists(tmp_path: Path) -> None:
+    path = tmp_path / "board.db"
+    s = BoardStore.open(path, make_clock(), DEVICE)
+    assert s.get_meta("last_chef") is None
+    s.set_meta("last_chef", ME)
+    s.set_meta("kitchen_name", "Main")
+    s.set_meta("kitchen_name", "Main kitchen")
+    s.close()
+    again = BoardStore.open(path, make_clock(), DEVICE)
+    assert again.get_meta("last_chef") == ME
+    assert again.get_meta("kitchen_name") == "Main kitchen"
+    again.close()
