@@ -29,6 +29,9 @@ _REASONS = {
     "forbidden": "this display is not allowed to change that task",
     "other_tenant": "this display is not allowed to change that task",
     "not_allowed": "this display is not allowed to change that task",
+    "no_tenant": "this display's account is not linked to a kitchen",
+    "missing_argument": "the action was incomplete (no task, chef or id)",
+    "op_id_reused": "the action's id was already used for another task",
 }
 
 
