@@ -1,15 +1,246 @@
-"""Placeholder until its issue lands; says so plainly instead of pretending."""
+"""`caterking-display simulate`: a busy kitchen through the REST API, with the service key.
+
+Admin adds realistic prep tasks (some rush), and virtual chefs on other devices claim
+and complete them through the same RPCs the displays use, until stopped.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import random
 import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from caterking_display.kitchen_catalogue import TASKS
+
+log = logging.getLogger(__name__)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+class SimulatorError(RuntimeError):
     pass
 
 
+@dataclass
+class Kitchen:
+    tenant_id: str
+    kitchen_id: str
+    staff: list[str] = field(default_factory=list)
+
+
+class KitchenSimulator:
+    """One Admin and a few virtual chefs, each acting through the public HTTP API."""
+
+    def __init__(
+        self,
+        url: str,
+        service_key: str,
+        kitchen_id: str | None = None,
+        *,
+        rng: random.Random | None = None,
+        target_open: int = 18,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.rng = rng or random.Random()
+        self.kitchen_id = kitchen_id
+        self.target_open = target_open
+        self._http = httpx.AsyncClient(
+            base_url=f"{self.url}/rest/v1",
+            headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},
+            timeout=10,
+        )
+        self.kitchen: Kitchen | None = None
+        self.counts: dict[str, int] = {}
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str, **params: str) -> list[dict[str, Any]]:
+        r = await self._http.get(path, params=params)
+        if r.status_code >= 400:
+            raise SimulatorError(f"GET {path}: {r.status_code} {r.text[:200]}")
+        data: list[dict[str, Any]] = r.json()
+        return data
+
+    async def load_kitchen(self) -> Kitchen:
+        params = {"select": "id,tenant_id", "order": "created_at.asc", "limit": "1"}
+        if self.kitchen_id:
+            params["id"] = f"eq.{self.kitchen_id}"
+        rows = await self._get("/kitchens", **params)
+        if not rows:
+            raise SimulatorError(
+                "no kitchen found: seed one first (caterking-display serve --seed demo)"
+            )
+        k = Kitchen(rows[0]["tenant_id"], rows[0]["id"])
+        staff = await self._get(
+            "/staff", select="id", kitchen_id=f"eq.{k.kitchen_id}", active="is.true"
+        )
+        k.staff = [s["id"] for s in staff]
+        if not k.staff:
+            raise SimulatorError("the kitchen has no active staff to simulate")
+        self.kitchen = k
+        return k
+
+    async def add_task(self, now: datetime) -> dict[str, Any]:
+        assert self.kitchen is not None
+        t = self.rng.choice(TASKS)
+        priority = self.rng.choices([0, 1, 2], weights=[75, 15, 10])[0]
+        due = now + timedelta(minutes=self.rng.randint(5, 120))
+        row = {
+            "tenant_id": self.kitchen.tenant_id,
+            "kitchen_id": self.kitchen.kitchen_id,
+            "title": t.title,
+            "quantity": t.quantity,
+            "unit": t.unit,
+            "station": t.station,
+            "priority": priority,
+            "due_at": due.isoformat(),
+        }
+        r = await self._http.post("/tasks", json=row, headers={"Prefer": "return=representation"})
+        if r.status_code != 201:
+            raise SimulatorError(f"adding a task failed: {r.status_code} {r.text[:200]}")
+        self._count("added")
+        created: dict[str, Any] = r.json()[0]
+        return created
+
+    async def act(self, action: str, task_id: str, staff_id: str) -> str:
+        r = await self._http.post(
+            f"/rpc/{action}_task",
+            json={
+                "p_task_id": task_id,
+                "p_staff_id": staff_id,
+                "p_op_id": str(uuid.uuid4()),
+                "p_device": f"chef-phone-{staff_id[:4]}",
+            },
+        )
+        if r.status_code != 200:
+            raise SimulatorError(f"{action} failed: {r.status_code} {r.text[:200]}")
+        outcome: str = r.json()["outcome"]
+        self._count(f"{action}:{outcome}")
+        return outcome
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    async def step(self, now: datetime | None = None) -> str:
+        """One kitchen event; returns what happened."""
+        if self.kitchen is None:
+            await self.load_kitchen()
+        assert self.kitchen is not None
+        now = now or datetime.now(UTC)
+        open_rows = await self._get(
+            "/tasks",
+            select="id,status,claimed_by",
+            kitchen_id=f"eq.{self.kitchen.kitchen_id}",
+            status="in.(pending,claimed)",
+        )
+        pending = [r for r in open_rows if r["status"] == "pending"]
+        claimed = [r for r in open_rows if r["status"] == "claimed"]
+        roll = self.rng.random()
+        if len(open_rows) < self.target_open and (roll < 0.4 or not open_rows):
+            t = await self.add_task(now)
+            return f"admin added {t['title']!r}"
+        if claimed and (roll < 0.7 or not pending):
+            r = self.rng.choice(claimed)
+            return f"complete: {await self.act('complete', r['id'], r['claimed_by'])}"
+        if pending:
+            r = self.rng.choice(pending)
+            return f"claim: {await self.act('claim', r['id'], self.rng.choice(self.kitchen.staff))}"
+        t = await self.add_task(now)
+        return f"admin added {t['title']!r}"
+
+    async def run(self, per_minute: float, stop: asyncio.Event, duration: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        end = None if duration is None else loop.time() + duration
+        interval = 60.0 / per_minute
+        while not stop.is_set() and (end is None or loop.time() < end):
+            try:
+                what = await self.step()
+                log.info("%s", what)
+            except (httpx.HTTPError, SimulatorError) as exc:
+                log.warning("simulator step failed: %s", exc)
+            # Poisson-ish pacing: busy kitchens are bursty.
+            wait = self.rng.expovariate(1.0 / interval)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(wait, interval * 4))
+            except TimeoutError:
+                pass
+
+
+def read_stack_env(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=os.environ.get("SUPABASE_URL"), help="env SUPABASE_URL")
+    p.add_argument(
+        "--service-key",
+        default=os.environ.get("SUPABASE_SERVICE_ROLE_KEY"),
+        help="service_role key (env SUPABASE_SERVICE_ROLE_KEY)",
+    )
+    p.add_argument("--stack-env", type=Path, help="read URL and keys from a stack.env file")
+    p.add_argument("--kitchen-id", default=os.environ.get("CATERKING_KITCHEN_ID"))
+    p.add_argument("--rate", type=float, default=20.0, help="events per minute (default 20)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--seed", type=int, help="random seed, for a repeatable kitchen")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
 def main(args: argparse.Namespace) -> int:
-    print("error: 'simulate' is not available in this build yet", file=sys.stderr)
-    return 2
+    url, key = args.url, args.service_key
+    if args.stack_env:
+        try:
+            env = read_stack_env(args.stack_env)
+        except OSError as exc:
+            print(f"error: --stack-env {args.stack_env}: {exc.strerror}", file=sys.stderr)
+            return 2
+        url = url or env.get("SUPABASE_URL")
+        key = key or env.get("SUPABASE_SERVICE_ROLE_KEY")
+    if not url or not key:
+        print(
+            "error: need --url and --service-key (or SUPABASE_URL and "
+            "SUPABASE_SERVICE_ROLE_KEY, or --stack-env)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.rate <= 0:
+        print("error: --rate must be above 0", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s"
+    )
+    sim = KitchenSimulator(url, key, args.kitchen_id, rng=random.Random(args.seed))
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        try:
+            await sim.load_kitchen()
+            await sim.run(args.rate, stop, args.duration)
+        finally:
+            await sim.close()
+
+    try:
+        asyncio.run(go())
+    except SimulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    print(" ".join(f"{k}={v}" for k, v in sorted(sim.counts.items())) or "nothing happened")
+    return 0
