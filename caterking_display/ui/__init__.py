@@ -1,0 +1,1 @@
+"""The Textual board. Imports the domain and the store interface; never the network."""

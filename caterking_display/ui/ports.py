@@ -1,0 +1,38 @@
+"""What the UI needs from the store: the narrow interface it is written against.
+
+`caterking_display.store.BoardStore` satisfies this; tests may use a small fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from caterking_display.domain.actions import Action
+from caterking_display.domain.board import BoardView, FailedAction, Notice, PendingOp, ViewTask
+
+STAFF_CHANGED = "__staff__"
+"""The id a store listener receives when staff (names, active flags) changed."""
+
+LAST_STAFF_META = "last_staff_id"
+"""Store meta key: the chef last picked on this device (preselected in the picker)."""
+
+
+class BoardSource(Protocol):
+    """The board as the UI reads and changes it."""
+
+    def view(self) -> BoardView: ...
+
+    def get(self, task_id: str) -> ViewTask | None: ...
+
+    def subscribe(self, listener: Callable[[frozenset[str]], None]) -> Callable[[], None]: ...
+
+    def notices_subscribe(self, listener: Callable[[Notice], None]) -> Callable[[], None]: ...
+
+    def enqueue(self, action: Action, task_id: str, staff_id: str) -> PendingOp: ...
+
+    def failed_actions(self) -> list[FailedAction]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...

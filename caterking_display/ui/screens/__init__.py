@@ -1,0 +1,1 @@
+"""Modal screens: staff picker, help, refused actions."""

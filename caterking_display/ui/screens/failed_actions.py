@@ -1,0 +1,74 @@
+"""Actions the server refused for good: kept where staff can see them (never a silent drop)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import tzinfo
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from caterking_display.domain.board import FailedAction
+
+_VERB = {"claim": "Claim", "complete": "Done", "release": "Release", "reopen": "Recall"}
+
+
+def failed_table(
+    failed: Sequence[FailedAction], staff_name: Callable[[str | None], str], tz: tzinfo | None
+) -> Table | str:
+    if not failed:
+        return "Nothing refused. Every action reached the server."
+    table = Table(box=None, expand=True, padding=(0, 2, 0, 0))
+    table.add_column("When", no_wrap=True)
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Task")
+    table.add_column("Who")
+    table.add_column("Why")
+    for f in sorted(failed, key=lambda f: f.at, reverse=True):
+        why = f.outcome if not f.reason else f"{f.outcome}: {f.reason}"
+        table.add_row(
+            f"{f.at.astimezone(tz):%H:%M}",
+            _VERB.get(f.op.action.value, f.op.action.value),
+            f.task_title or "(unknown task)",
+            staff_name(f.op.staff_id),
+            why,
+        )
+    return table
+
+
+class FailedActionsScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,f,q", "close", "Close", id="failed_close")
+    ]
+
+    def __init__(
+        self,
+        failed: Sequence[FailedAction],
+        staff_name: Callable[[str | None], str],
+        tz: tzinfo | None,
+    ) -> None:
+        super().__init__()
+        self.failed = list(failed)
+        self.staff_name = staff_name
+        self.tz = tz
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="failed-dialog", classes="dialog"):
+            yield Static(
+                f"Actions not applied · {len(self.failed)}", classes="dialog-title", markup=False
+            )
+            with VerticalScroll(can_focus=False):
+                yield Static(failed_table(self.failed, self.staff_name, self.tz), id="failed-list")
+            yield Button("Close (Esc)", id="failed-close")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)

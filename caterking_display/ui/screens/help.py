@@ -1,0 +1,56 @@
+"""Help: every key, generated from the action registry and the active keymap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from caterking_display.ui.actions import DIALOG_KEYS, REGISTRY, keys_for
+
+
+def help_table(keymap: Mapping[str, str], *, kiosk: bool) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
+    table.add_column("keys", style="bold", no_wrap=True)
+    table.add_column("what")
+    for action in REGISTRY:
+        if kiosk and action.id == "quit":
+            continue
+        if not kiosk and action.id == "exit_chord":
+            continue
+        table.add_row(keys_for(action.id, keymap), action.description)
+    for keys, what in DIALOG_KEYS:
+        table.add_row(keys, what)
+    table.add_row("tap", "Select a card; tap it again to run its next step")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close", id="help_close"),
+    ]
+
+    def __init__(self, keymap: Mapping[str, str], *, kiosk: bool) -> None:
+        super().__init__()
+        self.keymap = keymap
+        self.kiosk = kiosk
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Static("Keys", classes="dialog-title")
+            with VerticalScroll(can_focus=False):
+                yield Static(help_table(self.keymap, kiosk=self.kiosk))
+            yield Button("Close (Esc)", id="help-close")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)

@@ -1,0 +1,110 @@
+"""The connection banner's words, from a SyncStatus and the time (pure; no Textual).
+
+The banner must always tell the truth in plain words (DESIGN.md §5): a screen that looks
+healthy while receiving nothing is the top complaint about kitchen displays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+
+from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+
+
+class BannerLevel(StrEnum):
+    LIVE = "live"  # quiet one-line status
+    WARN = "warn"  # live, but stale or clock off
+    CONNECTING = "connecting"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+    AUTH_FAILED = "auth-failed"
+
+
+@dataclass(frozen=True, slots=True)
+class BannerFacts:
+    level: BannerLevel
+    headline: str  # the plain word: "Live", "Offline", ...
+    detail: str
+
+
+def changes_waiting(n: int) -> str:
+    return f"{n} change{'s' if n != 1 else ''} waiting to sync"
+
+
+def fmt_age(seconds: float) -> str:
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def banner_facts(
+    status: SyncStatus, now: datetime, tz: tzinfo | None, stale_after: timedelta
+) -> BannerFacts:
+    def hm(t: datetime) -> str:
+        return f"{t.astimezone(tz):%H:%M}"
+
+    parts: list[str] = []
+    state = status.state
+    waiting = changes_waiting(status.pending_count) if status.pending_count else ""
+    saved = status.board_saved_at
+    if state is ConnectionState.LIVE:
+        level = BannerLevel.LIVE
+        headline = "Live"
+        last = status.last_message_at or status.since
+        if last is not None and now - last > stale_after:
+            level = BannerLevel.WARN
+            headline = "Live — no updates"
+            parts.append(
+                f"nothing received for {fmt_age((now - last).total_seconds())}; "
+                "the board may be out of date"
+            )
+        elif status.last_sync_at is not None:
+            parts.append(f"synced {status.last_sync_at.astimezone(tz):%H:%M:%S}")
+        if waiting:
+            parts.append(waiting)
+    elif state is ConnectionState.CONNECTING:
+        level = BannerLevel.CONNECTING
+        headline = "Connecting"
+        if saved is not None:
+            parts.append(f"board from saved copy at {hm(saved)}")
+        if waiting:
+            parts.append(waiting)
+    elif state is ConnectionState.RECONNECTING:
+        level = BannerLevel.RECONNECTING
+        headline = "Reconnecting"
+        if status.attempt:
+            parts.append(f"attempt {status.attempt}")
+        if status.next_retry_at is not None:
+            wait = math.ceil((status.next_retry_at - now).total_seconds())
+            parts.append(f"next try in {wait} s" if wait > 0 else "trying now")
+        if waiting:
+            parts.append(waiting)
+    elif state is ConnectionState.OFFLINE:
+        level = BannerLevel.OFFLINE
+        headline = "Offline"
+        if status.since is not None:
+            parts.append(f"since {hm(status.since)}")
+        parts.append(waiting or "no changes waiting")
+        if saved is not None:
+            parts.append(f"board from saved copy at {hm(saved)}")
+    else:
+        level = BannerLevel.AUTH_FAILED
+        headline = "Sign-in failed"
+        parts.append(
+            status.last_error
+            or "check the device email and password (CATERKING_DEVICE_EMAIL / _PASSWORD)"
+        )
+        if waiting:
+            parts.append(waiting)
+    if status.skew_warning and status.clock_skew is not None:
+        off = fmt_age(abs(status.clock_skew.total_seconds()))
+        parts.append(f"device clock is off by {off}; timers use server time")
+        if level is BannerLevel.LIVE:
+            level = BannerLevel.WARN
+    return BannerFacts(level, headline, " · ".join(parts))

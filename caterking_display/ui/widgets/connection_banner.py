@@ -1,0 +1,41 @@
+"""The connection banner: a quiet line when live, a full-width coloured bar when not."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widget import Widget
+
+from caterking_display.ui.status_text import BannerFacts, BannerLevel
+
+_LEVEL_CLASSES = tuple(f"-{level.value}" for level in BannerLevel)
+
+
+class ConnectionBanner(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"connection-banner--headline"}
+
+    def __init__(self, facts: BannerFacts, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes=f"-{facts.level.value}")
+        self.facts = facts
+
+    def set_facts(self, facts: BannerFacts) -> None:
+        if facts == self.facts:
+            return
+        if facts.level != self.facts.level:
+            self.remove_class(*_LEVEL_CLASSES)
+            self.add_class(f"-{facts.level.value}")
+        self.facts = facts
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        f = self.facts
+        mark = "●" if f.level is BannerLevel.LIVE else "▲"
+        text = Text()
+        text.append(
+            f"{mark} {f.headline}",
+            self.get_component_rich_style("connection-banner--headline", partial=True),
+        )
+        if f.detail:
+            text.append(f"  {f.detail}")
+        return text

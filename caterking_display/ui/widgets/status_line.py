@@ -1,0 +1,55 @@
+"""The header: kitchen name, station filter, devices online and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widget import Widget
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderFacts:
+    kitchen: str
+    station: str  # "All stations" or the filter
+    devices_online: int
+    clock: str  # "14:05"
+    kiosk: bool = False
+
+
+class StatusLine(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-line--kitchen",
+        "status-line--station",
+        "status-line--clock",
+    }
+
+    def __init__(self, facts: HeaderFacts, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.facts = facts
+
+    def set_facts(self, facts: HeaderFacts) -> None:
+        if facts != self.facts:
+            self.facts = facts
+            self.refresh()
+
+    def render(self) -> Text:
+        f = self.facts
+        width = max(1, self.content_size.width)
+
+        def style(name: str):  # type: ignore[no-untyped-def]
+            return self.get_component_rich_style(f"status-line--{name}", partial=True)
+
+        left = Text.assemble(
+            (f.kitchen, style("kitchen")), "  ", (f"▸ {f.station}", style("station"))
+        )
+        devices = f"{f.devices_online} device{'s' if f.devices_online != 1 else ''} online"
+        right = Text.assemble(devices, "  ", (f.clock, style("clock")))
+        if left.cell_len + right.cell_len + 1 > width:
+            right = Text(f.clock, style("clock"))
+        room = width - right.cell_len - 1
+        if left.cell_len > room:
+            left.truncate(max(0, room), overflow="ellipsis")
+        gap = max(0, width - left.cell_len - right.cell_len)
+        return Text.assemble(left, " " * gap, right)

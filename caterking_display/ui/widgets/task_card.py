@@ -1,0 +1,150 @@
+"""One task on the board: a single widget that renders its own text (no nested labels).
+
+A card holds a frozen `CardFacts` value; setting equal facts does nothing, so a tick or an
+unrelated store change never repaints it. State is shown with CSS classes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.message import Message
+from textual.widget import Widget
+
+from caterking_display.domain.board import ViewTask
+from caterking_display.domain.task import Status
+from caterking_display.ui.card_facts import CardFacts, ColumnId, SortKey, Urgency
+
+SYNCING = "⟳ syncing"
+NARROW = 30  # below this content width a claimer shows as initials
+
+
+class TaskCard(Widget):
+    """A task card. Click selects; clicking the selected card runs its next step."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "task-card--title",
+        "task-card--rush",
+        "task-card--high",
+        "task-card--soon",
+        "task-card--late",
+        "task-card--syncing",
+        "task-card--meta",
+        "task-card--who",
+    }
+
+    class Tapped(Message):
+        """The card was clicked or tapped."""
+
+        def __init__(self, card: TaskCard) -> None:
+            self.card = card
+            super().__init__()
+
+    def __init__(
+        self,
+        vt: ViewTask,
+        facts: CardFacts,
+        column: ColumnId,
+        key: SortKey,
+        next_change_at: datetime,
+    ) -> None:
+        super().__init__(classes=self._classes_for(facts))
+        self.task_id = vt.task.id
+        self.vt = vt
+        self.facts = facts
+        self.column = column
+        self.key = key
+        self.next_change_at = next_change_at
+        self.computed_at: datetime | None = None
+
+    @staticmethod
+    def _classes_for(facts: CardFacts) -> str:
+        names = []
+        if facts.badge == "RUSH":
+            names.append("-rush")
+        elif facts.badge == "HIGH":
+            names.append("-high")
+        if facts.urgency is Urgency.SOON:
+            names.append("-soon")
+        elif facts.urgency is Urgency.LATE:
+            names.append("-late")
+        if facts.syncing:
+            names.append("-syncing")
+        if facts.status is Status.DONE:
+            names.append("-done")
+        return " ".join(names)
+
+    def set_facts(self, facts: CardFacts) -> bool:
+        """Show new facts; repaint only if they differ. Returns True if repainted."""
+        if facts == self.facts:
+            return False
+        old = self.facts
+        self.facts = facts
+        if (old.badge, old.urgency, old.syncing, old.status) != (
+            facts.badge,
+            facts.urgency,
+            facts.syncing,
+            facts.status,
+        ):
+            for name in ("-rush", "-high", "-soon", "-late", "-syncing", "-done"):
+                self.remove_class(name)
+            self.add_class(*self._classes_for(facts).split())
+        self.refresh()
+        return True
+
+    @property
+    def selected(self) -> bool:
+        return self.has_class("-selected")
+
+    def on_click(self, event: object) -> None:
+        self.post_message(self.Tapped(self))
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"task-card--{name}", partial=True)
+
+    def render(self) -> Text:
+        f = self.facts
+        width = max(1, self.content_size.width)
+        title = Text()
+        if f.badge:
+            title.append(f" {f.badge} ", self._style("rush" if f.badge == "RUSH" else "high"))
+            title.append(" ")
+        title.append(f.title, self._style("title"))
+        title.truncate(width, overflow="ellipsis")
+
+        meta = self._style("meta")
+        line2 = _spread(Text(f.detail, meta), Text(f.due_clock, meta), width)
+
+        left = Text(f.countdown)
+        if f.urgency is Urgency.SOON:
+            left.stylize(self._style("soon"))
+        elif f.urgency is Urgency.LATE:
+            left.stylize(self._style("late"))
+        else:
+            left.stylize(meta)
+        right = Text()
+        if f.syncing:
+            right.append(SYNCING, self._style("syncing"))
+        if f.who:
+            name = f.who if width >= NARROW else f.who_short
+            if right:
+                right.append(" ")
+            right.append(name, self._style("who"))
+            if f.since:
+                right.append(f" {f.since}", meta)
+        line3 = _spread(left, right, width)
+        return Text("\n").join([title, line2, line3])
+
+
+def _spread(left: Text, right: Text, width: int) -> Text:
+    """`left` flush left and `right` flush right on one line of `width` cells."""
+    if right.cell_len > width:
+        right.truncate(width, overflow="ellipsis")
+    room = width - right.cell_len - (1 if right.cell_len else 0)
+    if left.cell_len > room:
+        left.truncate(max(0, room), overflow="ellipsis")
+    gap = width - left.cell_len - right.cell_len
+    return Text.assemble(left, " " * max(0, gap), right)
