@@ -1,0 +1,65 @@
+"""Private channels: RLS on realtime.messages decides (supabase-protocol.md §1.4, §1.9).
+
+As Supabase does: inside a transaction, as the subscriber's role and claims with
+`realtime.topic` set, insert probe rows (extensions broadcast and presence) and read them
+back under RLS; then roll back. Read → may join; insert allowed → may send."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+
+@dataclass(slots=True)
+class Policies:
+    read: bool
+    write: bool
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def authorize(
+    pool: AsyncConnectionPool[Any], subtopic: str, role: str, claims: dict[str, Any]
+) -> Policies:
+    read = write = False
+    async with pool.connection() as conn:
+        try:
+            async with conn.transaction(force_rollback=True):
+                cur = await conn.execute(
+                    "insert into realtime.messages (topic, extension, private) "
+                    "values (%s, 'broadcast', true), (%s, 'presence', true) returning id",
+                    (subtopic, subtopic),
+                )
+                ids = [r[0] for r in await cur.fetchall()]
+                await conn.execute(
+                    "select set_config('role', %s, true), "
+                    "set_config('request.jwt.claims', %s, true), "
+                    "set_config('realtime.topic', %s, true)",
+                    (role, json.dumps(claims), subtopic),
+                )
+                cur = await conn.execute(
+                    "select count(*) from realtime.messages where id = any(%s)", (ids,)
+                )
+                row = await cur.fetchone()
+                read = bool(row and row[0])
+                try:
+                    async with conn.transaction():
+                        await conn.execute(
+                            "insert into realtime.messages (topic, extension, private) "
+                            "values (%s, 'broadcast', true)",
+                            (subtopic,),
+                        )
+                    write = True
+                except psycopg.errors.InsufficientPrivilege:
+                    write = False
+        except psycopg.errors.InvalidParameterValue:  # unknown role
+            return Policies(False, False)
+    return Policies(read, write)

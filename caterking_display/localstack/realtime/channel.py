@@ -1,0 +1,76 @@
+"""One joined channel of one socket: its config, claims, bindings and expiry timer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from .postgres_changes import Binding
+from .serializers import Message
+
+if TYPE_CHECKING:
+    from .socket import Connection
+
+
+def truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+class Channel:
+    def __init__(self, conn: Connection, topic: str, join_ref: str | None, config: Any) -> None:
+        cfg = config if isinstance(config, dict) else {}
+        b_raw, p_raw = cfg.get("broadcast"), cfg.get("presence")
+        bcast: dict[str, Any] = b_raw if isinstance(b_raw, dict) else {}
+        pres: dict[str, Any] = p_raw if isinstance(p_raw, dict) else {}
+        self.conn = conn
+        self.topic = topic
+        self.name = topic[len("realtime:") :]
+        self.join_ref = join_ref
+        self.private = truthy(cfg.get("private"))
+        self.broadcast_self = truthy(bcast.get("self"))
+        self.broadcast_ack = truthy(bcast.get("ack"))
+        key = pres.get("key")
+        self.presence_key = str(key) if key else str(uuid.uuid4())
+        self.presence_enabled = truthy(pres.get("enabled"))
+        self.raw_bindings: list[Any] = (
+            list(cfg["postgres_changes"]) if isinstance(cfg.get("postgres_changes"), list) else []
+        )
+        self.bindings: list[Binding] = []
+        self.token: str | None = None
+        self.claims: dict[str, Any] = {}
+        self.role = "anon"
+        self.claims_json = "{}"
+        self.can_write = True
+        self.alive = True
+        self.expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def key(self) -> tuple[bool, str]:
+        return (self.private, self.topic)
+
+    def set_claims(self, token: str, claims: dict[str, Any]) -> None:
+        self.token = token
+        self.claims = claims
+        self.role = str(claims.get("role") or "anon")
+        self.claims_json = json.dumps(claims, sort_keys=True, separators=(",", ":"))
+
+    # Subscriber protocol for postgres_changes.Registry
+    def deliver(self, ids: list[int], data_json: str) -> None:
+        payload = f'{{"ids":{json.dumps(ids)},"data":{data_json}}}'
+        self.conn.send(Message(self.topic, "postgres_changes", None, payload_json=payload))
+
+    def system(self, extension: str, status: str, message: str) -> None:
+        payload = {
+            "channel": self.name,
+            "extension": extension,
+            "message": message,
+            "status": status,
+        }
+        self.conn.send(Message(self.topic, "system", payload))
+
+    def cancel_expiry(self) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None

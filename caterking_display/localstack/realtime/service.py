@@ -1,0 +1,210 @@
+"""RealtimeService: the `/realtime/v1` endpoints of the local stack."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+
+from ..tokens import TokenError, verify
+from .authorization import authorize
+from .broadcast import Hub
+from .channel import Channel
+from .postgres_changes import Catalog, Registry, install_rls_function
+from .presence import Presence
+from .replication import Change, SlotReader
+from .serializers import V1, V2, Message
+from .socket import Connection
+
+log = logging.getLogger(__name__)
+
+
+async def _configure(conn: Any) -> None:
+    await conn.set_autocommit(True)
+    await install_rls_function(conn)
+
+
+class RealtimeService:
+    def __init__(
+        self,
+        db_dsn: str,
+        jwt_secret: str,
+        pool: AsyncConnectionPool[Any] | None = None,
+        *,
+        max_frame_bytes: int = 1 << 20,
+        heartbeat_timeout_s: float = 60.0,
+        poll_interval_s: float = 0.005,
+    ) -> None:
+        self.db_dsn = db_dsn
+        self.jwt_secret = jwt_secret
+        self._given_pool = pool
+        self.max_frame_bytes = max_frame_bytes
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.hub = Hub()
+        self.presence = Presence(self.hub)
+        self.connections: set[Connection] = set()
+        self._rls_pool: AsyncConnectionPool[Any] | None = None
+        self._auth_pool: AsyncConnectionPool[Any] | None = None
+        self._catalog: Catalog | None = None
+        self._registry: Registry | None = None
+        self._reader: SlotReader | None = None
+        self._started = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._rls_pool = AsyncConnectionPool(
+            self.db_dsn, min_size=1, max_size=4, configure=_configure, open=False
+        )
+        await self._rls_pool.open(wait=True)
+        if self._given_pool is not None:
+            self._auth_pool = self._given_pool
+        else:
+            self._auth_pool = AsyncConnectionPool(self.db_dsn, min_size=1, max_size=4, open=False)
+            await self._auth_pool.open(wait=True)
+        self._catalog = Catalog(self._rls_pool)
+        self._registry = Registry(self._catalog, self._rls_pool)
+        self._reader = SlotReader(
+            self.db_dsn, self._on_changes, poll_interval_s=self.poll_interval_s
+        )
+        self._reader.decoder.on_relation = self._catalog.invalidate
+        await self._reader.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.closed = True
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=1001, message=b"server shutting down")
+        if self._reader is not None:
+            await self._reader.stop()
+            self._reader = None
+        if self._rls_pool is not None:
+            await self._rls_pool.close()
+            self._rls_pool = None
+        if self._auth_pool is not None and self._auth_pool is not self._given_pool:
+            await self._auth_pool.close()
+        self._auth_pool = None
+        self._started = False
+
+    @property
+    def catalog(self) -> Catalog:
+        assert self._catalog is not None, "RealtimeService not started"
+        return self._catalog
+
+    @property
+    def registry(self) -> Registry:
+        assert self._registry is not None, "RealtimeService not started"
+        return self._registry
+
+    @property
+    def auth_pool(self) -> AsyncConnectionPool[Any]:
+        assert self._auth_pool is not None, "RealtimeService not started"
+        return self._auth_pool
+
+    @property
+    def slot_name(self) -> str:
+        return self._reader.slot if self._reader is not None else ""
+
+    def wake_replication(self) -> None:
+        if self._reader is not None:
+            self._reader.wake()
+
+    async def _on_changes(self, changes: list[Change]) -> None:
+        if self._registry is not None:
+            await self._registry.dispatch(changes)
+
+    def drop_channel(self, ch: Channel) -> None:
+        if not ch.alive:
+            return
+        ch.alive = False
+        ch.cancel_expiry()
+        if self._registry is not None:
+            self._registry.remove(ch)
+        self.presence.untrack(ch)
+        self.hub.remove(ch)
+
+    def stats(self) -> dict[str, int]:
+        """Sizes of the internal registries (leak tests)."""
+        return {
+            "connections": len(self.connections),
+            "channels": sum(len(c.channels) for c in self.connections),
+            "topics": len(self.hub),
+            "presences": len(self.presence),
+            "subscriptions": len(self._registry) if self._registry is not None else 0,
+        }
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/realtime/v1/websocket", self.websocket)
+        app.router.add_post(
+            "/realtime/v1/api/broadcast/{topic}/events/{event}", self.http_broadcast
+        )
+
+    @staticmethod
+    def _apikey(request: web.Request) -> str | None:
+        return (
+            request.query.get("apikey")
+            or request.headers.get("apikey")
+            or request.headers.get("x-api-key")
+        )
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        apikey = self._apikey(request)
+        try:
+            verify(apikey, self.jwt_secret)
+        except TokenError as exc:
+            return web.json_response({"error": exc.message}, status=401)
+        vsn = V2 if request.query.get("vsn") == V2 else V1
+        ws = web.WebSocketResponse(
+            heartbeat=max(self.heartbeat_timeout_s / 3, 0.2),
+            max_msg_size=self.max_frame_bytes,
+            autoping=True,
+        )
+        await ws.prepare(request)
+        assert apikey is not None
+        conn = Connection(self, ws, vsn, apikey)
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+        return ws
+
+    async def http_broadcast(self, request: web.Request) -> web.Response:
+        token = self._apikey(request)
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:]
+        try:
+            claims = verify(token, self.jwt_secret)
+        except TokenError as exc:
+            return web.json_response({"error": exc.message}, status=401)
+        topic = request.match_info["topic"]
+        event = request.match_info["event"]
+        private = request.query.get("private") == "true"
+        if private:
+            pol = await authorize(self.auth_pool, topic, str(claims.get("role")), claims)
+            if not pol.write:
+                return web.json_response({"error": "Unauthorized"}, status=401)
+        body = await request.read()
+        payload: Any
+        if request.content_type == "application/octet-stream":
+            return web.json_response({"error": "binary payloads are not supported"}, status=415)
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            return web.json_response({"error": "payload must be JSON"}, status=400)
+        msg = Message(
+            f"realtime:{topic}",
+            "broadcast",
+            {"type": "broadcast", "event": event, "payload": payload},
+        )
+        self.hub.broadcast((private, msg.topic), msg, None)
+        return web.Response(status=202)
