@@ -1,18 +1,23 @@
+"""UI test fixtures: a real in-memory BoardStore, a fixed clock and a stand-in for the server."""
+
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
+from caterking_display.domain.actions import Outcome, predict
 from caterking_display.domain.clock import FixedClock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Task
+from caterking_display.store import BoardStore
 from caterking_display.ui.app import BoardApp
 from caterking_display.ui.settings import UISettings
 from tests.ui.data import STAFF, T0
-from tests.ui.fakes import FakeStore
 
 SETTINGS = UISettings(kitchen_name="Harbour Kitchen", timezone="UTC", device_name="wall-1")
 LIVE = SyncStatus(
@@ -27,16 +32,51 @@ def _pinned_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TEXTUAL_THEME", raising=False)
 
 
+class Server:
+    """Plays the server's side of the outbox for a test: answers the oldest pending op."""
+
+    def __init__(self, store: BoardStore) -> None:
+        self.store = store
+
+    def confirm(self) -> None:
+        op = self.store.pending_ops()[0]
+        base = self.store.confirmed(op.task_id)
+        assert base is not None
+        done = predict(base, op.action, op.staff_id, op.device, op.created_at)
+        assert done is not None
+        self.store.resolve_op(
+            op.op_id, Outcome.APPLIED, done.evolve(version=base.version + 1), None
+        )
+
+    def conflict(self, winner: Task) -> None:
+        op = self.store.pending_ops()[0]
+        self.store.resolve_op(op.op_id, Outcome.CONFLICT, winner, None)
+
+    def reject(self, reason: str) -> None:
+        op = self.store.pending_ops()[0]
+        self.store.resolve_op(op.op_id, Outcome.REJECTED, None, reason)
+
+
 def build(
     tasks: Iterable[Task],
     *,
     status: SyncStatus = LIVE,
     on_enqueued: Callable[[], None] | None = None,
     **settings: Any,
-) -> tuple[BoardApp, FakeStore, FixedClock]:
+) -> tuple[BoardApp, BoardStore, FixedClock]:
     clock = FixedClock(T0)
-    store = FakeStore(tasks, STAFF, clock)
+    store = BoardStore(None, clock, "wall-1")
+    store.replace_board(list(tasks), STAFF)
     app = BoardApp(
         store, clock, replace(SETTINGS, **settings), status=status, on_action_enqueued=on_enqueued
     )
     return app, store, clock
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], within: float = 5) -> None:
+    """Pause the pilot until `condition()` is true; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause()

@@ -73,7 +73,7 @@ def task(
 def small_board() -> list[Task]:
     return [
         task("Dice onions", qty="12", due_in=40),
-        task("Blanch green beans", qty="4", due_in=25, created_ago=50),
+        task("Blanch green beans", qty="4", due_in=50, created_ago=50),
         task(
             "Roast chicken thighs",
             station="Grill",

@@ -45,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog", classes="dialog"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(can_focus=False):
-                yield Static(help_table(self.keymap, kiosk=self.kiosk))
+                yield Static(help_table(self.keymap, kiosk=self.kiosk), id="help-table")
             yield Button("Close (Esc)", id="help-close")
 
     def action_close(self) -> None:

@@ -19,7 +19,6 @@ from caterking_display.domain.task import Status
 from caterking_display.ui.card_facts import CardFacts, ColumnId, SortKey, Urgency
 
 SYNCING = "⟳ syncing"
-NARROW = 30  # below this content width a claimer shows as initials
 
 
 class TaskCard(Widget):
@@ -105,6 +104,19 @@ class TaskCard(Widget):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"task-card--{name}", partial=True)
 
+    def _claimer(self, name: str) -> Text:
+        f = self.facts
+        right = Text()
+        if f.syncing:
+            right.append(SYNCING, self._style("syncing"))
+        if name:
+            if right:
+                right.append(" ")
+            right.append(name, self._style("who"))
+            if f.since:
+                right.append(f" {f.since}", self._style("meta"))
+        return right
+
     def render(self) -> Text:
         f = self.facts
         width = max(1, self.content_size.width)
@@ -125,16 +137,9 @@ class TaskCard(Widget):
             left.stylize(self._style("late"))
         else:
             left.stylize(meta)
-        right = Text()
-        if f.syncing:
-            right.append(SYNCING, self._style("syncing"))
-        if f.who:
-            name = f.who if width >= NARROW else f.who_short
-            if right:
-                right.append(" ")
-            right.append(name, self._style("who"))
-            if f.since:
-                right.append(f" {f.since}", meta)
+        right = self._claimer(f.who)
+        if left.cell_len + 1 + right.cell_len > width and f.who_short:
+            right = self._claimer(f.who_short)  # initials where the card is narrow
         line3 = _spread(left, right, width)
         return Text("\n").join([title, line2, line3])
 

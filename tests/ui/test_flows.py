@@ -1,0 +1,337 @@
+"""Key and tap flows driven through Pilot against a real in-memory BoardStore."""
+
+from __future__ import annotations
+
+from caterking_display.domain.actions import Action
+from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.task import Priority, Status
+from caterking_display.ui.app import BoardApp
+from caterking_display.ui.card_facts import ColumnId
+from caterking_display.ui.ports import LAST_STAFF_META
+from caterking_display.ui.screens.failed_actions import FailedActionsScreen
+from caterking_display.ui.screens.help import HelpScreen
+from caterking_display.ui.screens.staff_picker import StaffPicker
+from caterking_display.ui.widgets.connection_banner import ConnectionBanner
+from caterking_display.ui.widgets.status_line import StatusLine
+from tests.ui.conftest import Server, build, wait_for
+from tests.ui.data import ANA, BEN, CHLOE, DEV, small_board, task, uid
+
+SIZE = (100, 30)
+DICE = uid("task/Dice onions")
+ROAST = uid("task/Roast chicken thighs")
+TART = uid("task/Lemon tart shells")
+
+
+def ops(store):  # type: ignore[no-untyped-def]
+    return [(op.action, op.task_id, op.staff_id) for op in store.pending_ops()]
+
+
+def screen_text(app: BoardApp) -> str:
+    """The screen's text, from the SVG export (spaces are &#160; there)."""
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def picker_open(app: BoardApp) -> bool:
+    return isinstance(app.screen, StaffPicker)
+
+
+async def test_enter_claims_with_picker_and_shows_pending_at_once() -> None:
+    kicks: list[int] = []
+    app, store, _ = build(small_board(), on_enqueued=lambda: kicks.append(1))
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.selected_id == DICE  # first card of To do: earliest due
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.press("2")
+        await wait_for(pilot, lambda: not picker_open(app))
+        assert ops(store) == [(Action.CLAIM, DICE, BEN)]
+        card = app._cards[DICE]
+        assert card.column is ColumnId.DOING
+        assert card.has_class("-syncing") and "syncing" in card.render().plain
+        assert store.get_meta(LAST_STAFF_META) == BEN
+        assert kicks == [1]
+        Server(store).confirm()
+        await wait_for(pilot, lambda: not app._cards[DICE].has_class("-syncing"))
+        assert app._cards[DICE].facts.who == "Ben Okafor"
+
+
+async def test_enter_enter_claims_then_completes_the_same_task() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.press("enter")  # the preselected (first) chef
+        await wait_for(pilot, lambda: not picker_open(app))
+        assert app.selected_id == DICE
+        await pilot.press("enter")  # claimed: completes as the holder, no picker
+        await wait_for(pilot, lambda: app._cards[DICE].column is ColumnId.DONE)
+        assert ops(store) == [(Action.CLAIM, DICE, ANA), (Action.COMPLETE, DICE, ANA)]
+        assert app.selected_id == DICE
+        assert app._cards[DICE].has_class("-selected")
+
+
+async def test_picker_preselects_the_last_chef() -> None:
+    app, store, _ = build(small_board())
+    store.set_meta(LAST_STAFF_META, CHLOE)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert ops(store) == [(Action.CLAIM, DICE, CHLOE)]
+
+
+async def test_done_on_a_pending_card_asks_who() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.press("4")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert ops(store) == [(Action.COMPLETE, DICE, DEV)]
+        assert app._cards[DICE].column is ColumnId.DONE
+
+
+async def test_picker_cancel_changes_nothing() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not picker_open(app))
+        await pilot.press("space")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.click("#picker-cancel")
+        await wait_for(pilot, lambda: not picker_open(app))
+        assert store.pending_ops() == []
+        assert app._cards[DICE].column is ColumnId.TODO
+
+
+async def test_skip_picker_uses_the_default_chef() -> None:
+    app, store, _ = build(small_board(), skip_picker=True, default_staff_id=DEV)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert not picker_open(app)
+        assert ops(store) == [(Action.CLAIM, DICE, DEV)]
+
+
+async def test_release_unclaims_as_the_holder() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")  # to In progress
+        assert app.selected_id == ROAST
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app._cards[ROAST].column is ColumnId.TODO)
+        assert ops(store) == [(Action.RELEASE, ROAST, ANA)]
+        assert app.selected_id == ROAST
+
+
+async def test_recall_reopens_the_last_done_card_and_selection_follows() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._cards[TART].column is ColumnId.TODO)
+        assert ops(store) == [(Action.REOPEN, TART, BEN)]
+        assert app.selected_id == TART
+
+
+async def test_arrows_and_hjkl_move_the_selection() -> None:
+    app, _, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        blanch = uid("task/Blanch green beans")
+        assert app.selected_id == blanch or app.selected_id == DICE
+        first = app.selected_id
+        await pilot.press("down")
+        second = app.selected_id
+        assert second != first
+        await pilot.press("k")
+        assert app.selected_id == first
+        await pilot.press("right")
+        assert app.selected_id == ROAST
+        await pilot.press("l")
+        assert app.selected_id == TART
+        await pilot.press("h", "left")
+        assert app.selected_id == first
+
+
+async def test_station_filter_cycles_and_is_shown() -> None:
+    app, _, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        assert len(app._cards) == 4
+        header = app.query_one(StatusLine)
+        await pilot.press("s")  # stations seen: Grill, Pastry, Veg
+        assert app.station == "Grill"
+        assert set(app._cards) == {ROAST}
+        assert "Grill" in header.render().plain
+        assert app.selected_id == ROAST
+        await pilot.press("s", "s")
+        assert app.station == "Veg" and len(app._cards) == 2
+        await pilot.press("s")
+        assert app.station is None and len(app._cards) == 4
+        assert "All stations" in header.render().plain
+
+
+async def test_configured_stations_are_cycled() -> None:
+    app, _, _ = build(small_board(), stations=("Pastry",))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        assert app.station == "Pastry" and set(app._cards) == {TART}
+
+
+async def test_conflict_snaps_back_and_toasts_who_holds_it() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "1")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        base = store.confirmed(DICE)
+        assert base is not None
+        winner = base.evolve(
+            status=Status.CLAIMED, claimed_by=CHLOE, claimed_at=base.updated_at, version=2
+        )
+        Server(store).conflict(winner)
+        await wait_for(pilot, lambda: bool(app._notifications))
+        messages = [n.message for n in app._notifications]
+        assert any("Already claimed by Chloe Martin" in m for m in messages)
+        card = app._cards[DICE]
+        assert not card.has_class("-syncing")
+        assert card.facts.who == "Chloe Martin"
+
+
+async def test_refused_actions_are_listed_one_key_away() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "1")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        Server(store).reject("inactive_staff")
+        await wait_for(pilot, lambda: bool(app._notifications))
+        assert app._cards[DICE].column is ColumnId.TODO
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FailedActionsScreen))
+        listing = screen_text(app)
+        assert "Dice onions" in listing
+        assert "Ana Souza" in listing
+        assert "that staff member is no longer active" in listing or "inactive" in listing
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FailedActionsScreen))
+
+
+async def test_board_keys_are_off_while_a_dialog_is_open() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("c", "r", "s")
+        assert store.pending_ops() == [] and app.station is None
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_help_is_generated_from_the_registry_and_keymap() -> None:
+    app, _, _ = build(small_board(), keymap={"claim": "x"})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        assert not picker_open(app)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not picker_open(app))
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = screen_text(app)
+        assert "Claim the selected task" in text
+        assert "x " in text
+
+
+async def test_kiosk_has_no_quit_but_the_exit_chord_quits() -> None:
+    app, _, _ = build(small_board(), kiosk=True, exit_chord="ctrl+shift+x")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q", "ctrl+c", "ctrl+p")
+        await pilot.pause()
+        assert app.is_running and not app._exit
+        assert app.screen is app.screen_stack[0]  # no command palette
+        await pilot.press("ctrl+shift+x")
+        await wait_for(pilot, lambda: app._exit)
+
+
+async def test_ctrl_q_quits_outside_kiosk() -> None:
+    app, _, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app._exit)
+
+
+async def test_tap_selects_then_tap_again_runs_the_next_step() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        roast = app._cards[ROAST]
+        await pilot.click(roast)
+        assert app.selected_id == ROAST
+        assert store.pending_ops() == []
+        await pilot.click(roast)
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert ops(store) == [(Action.COMPLETE, ROAST, ANA)]
+        await pilot.click(app._cards[DICE])
+        await pilot.click(app._cards[DICE])
+        await wait_for(pilot, lambda: picker_open(app))
+        await pilot.click("#pick-3")
+        await wait_for(pilot, lambda: len(store.pending_ops()) == 2)
+        assert ops(store)[1] == (Action.CLAIM, DICE, CHLOE)
+
+
+async def test_one_change_updates_one_card_without_rebuilding() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        before = dict(app._cards)
+        facts = {tid: c.facts for tid, c in before.items()}
+        base = store.confirmed(DICE)
+        assert base is not None
+        store.apply_server_task(base.evolve(title="Dice red onions", version=2))
+        await wait_for(pilot, lambda: app._cards[DICE].facts.title == "Dice red onions")
+        assert all(app._cards[tid] is card for tid, card in before.items())
+        assert all(app._cards[t].facts is facts[t] for t in before if t != DICE)
+
+
+async def test_new_rush_rings_the_bell_but_first_load_does_not() -> None:
+    rush = task("Flash-fry squid", station="Fish", priority=Priority.RUSH, due_in=5)
+    app, store, _ = build([*small_board(), rush])
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert rings == []
+        store.apply_server_task(task("Emergency canapés", priority=Priority.RUSH, due_in=3))
+        await wait_for(pilot, lambda: uid("task/Emergency canapés") in app._cards)
+        assert rings == [1]
+        assert app._cards[uid("task/Emergency canapés")].has_class("-rush")
+        # Rush sorts first in To do.
+        todo = app._columns[ColumnId.TODO].cards
+        assert todo[0].vt.task.priority is Priority.RUSH
+
+
+async def test_the_clock_moves_countdowns_and_ages_out_done_cards() -> None:
+    app, _, clock = build(small_board(), done_recent_minutes=10)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app._cards[DICE].facts.countdown == "in 40m"
+        clock.advance(31 * 60)
+        await wait_for(pilot, lambda: app._cards[DICE].facts.countdown == "in 9m", within=5)
+        assert app._cards[DICE].has_class("-soon")
+        assert TART not in app._cards  # done 35 min ago; only the last 10 min show
+        clock.advance(10 * 60)
+        await wait_for(pilot, lambda: app._cards[DICE].has_class("-late"), within=5)
+        assert app._cards[DICE].facts.countdown == "1m late"
+
+
+async def test_set_status_drives_the_banner() -> None:
+    app, _, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one(ConnectionBanner)
+        assert banner.has_class("-live")
+        app.set_status(SyncStatus(ConnectionState.OFFLINE, since=app.now, pending_count=2))
+        await pilot.pause()
+        assert banner.has_class("-offline")
+        assert "Offline" in banner.render().plain
+        assert "2 changes waiting to sync" in banner.render().plain
+        app.set_status(SyncStatus(ConnectionState.LIVE, announcement="Canapés out at 12:30"))
+        await pilot.pause()
+        assert "Canapés out at 12:30" in str(app.query_one("#announcement").render())
