@@ -1,15 +1,135 @@
-"""Placeholder until its issue lands; says so plainly instead of pretending."""
+"""`caterking-display run`: configuration → store → sync engine → board. Glue only.
+
+The board opens at once from the saved copy; the sync engine runs beside it on the
+same event loop and reports its state, so an unreachable server still shows the
+last board with the Offline banner.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import logging.handlers
 import sys
+from pathlib import Path
+from typing import Any
+
+from caterking_display.config import Config, ConfigError, load
+from caterking_display.domain.clock import Clock, SystemClock
+
+log = logging.getLogger("caterking_display")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("--config", type=Path, help="TOML config file (default: user config dir)")
+    p.add_argument("--data-dir", help="where the local store and logs live")
+    p.add_argument("--url", help="Supabase URL (overrides SUPABASE_URL)")
+    p.add_argument("--anon-key", help="Supabase anon key (overrides SUPABASE_ANON_KEY)")
+    p.add_argument("--email", help="device account email")
+    p.add_argument("--password", help="device account password")
+    p.add_argument("--kitchen-id", help="kitchen to show (default: the device account's)")
+    p.add_argument("--station", help="start filtered to this station")
+    p.add_argument("--device-name", help="this device's name, shown to other devices")
+    p.add_argument("--kiosk", action="store_true", default=None, help="no quit key, no palette")
+    p.add_argument("--theme", choices=["dark", "high-contrast"])
+    p.add_argument("--skip-picker", action="store_true", default=None)
+
+
+FLAG_KEYS = {
+    "data_dir": "data_dir",
+    "url": "server.url",
+    "anon_key": "server.anon_key",
+    "email": "device.email",
+    "password": "device.password",
+    "kitchen_id": "device.kitchen_id",
+    "device_name": "device.name",
+    "station": "display.station",
+    "kiosk": "display.kiosk",
+    "theme": "display.theme",
+    "skip_picker": "display.skip_picker",
+}
+
+
+def flags_from(args: argparse.Namespace) -> dict[str, Any]:
+    return {key: getattr(args, attr, None) for attr, key in FLAG_KEYS.items()}
+
+
+def setup_logging(data_dir: Path) -> Path:
+    """Log to a rotating file: the terminal belongs to the board."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "display.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return path
+
+
+def build(cfg: Config, clock: Clock) -> tuple[Any, Any, Any]:
+    """(store, engine, app) wired together; nothing started yet."""
+    from caterking_display.backend import SupabaseBackend
+    from caterking_display.store import BoardStore
+    from caterking_display.sync import SyncEngine, SyncSettings
+    from caterking_display.ui.app import BoardApp
+    from caterking_display.ui.settings import UISettings
+
+    store = BoardStore.open(cfg.store_path, clock, cfg.device_name)
+    backend = SupabaseBackend(cfg.url, cfg.anon_key)
+    engine = SyncEngine(
+        store,
+        backend,
+        clock,
+        SyncSettings(
+            email=cfg.email,
+            password=cfg.password,
+            kitchen_id=cfg.kitchen_id,
+            device=cfg.device_name,
+        ),
+    )
+    ui = UISettings(
+        kitchen_name=store.get_meta("kitchen_name") or "Kitchen",
+        skip_picker=cfg.skip_picker,
+        default_staff_id=cfg.default_staff_id,
+        kiosk=cfg.kiosk,
+        exit_chord=cfg.exit_chord,
+        theme="high-contrast" if cfg.theme == "high-contrast" else "dark",
+        keymap=dict(cfg.keymap),
+        due_soon_minutes=cfg.due_soon_minutes,
+        stale_after_seconds=cfg.stale_after_seconds,
+        done_recent_minutes=cfg.done_recent_minutes,
+        device_name=cfg.device_name,
+        timezone=store.get_meta("kitchen_timezone"),
+        initial_station=cfg.station,
+    )
+    app = BoardApp(store, clock, ui, on_action_enqueued=engine.kick)
+    return store, engine, app
+
+
+async def run_board(cfg: Config, clock: Clock | None = None) -> int:
+    clock = clock or SystemClock()
+    store, engine, app = build(cfg, clock)
+    unsubscribe = engine.on_status(app.set_status)
+    sync_task = asyncio.create_task(engine.run(), name="sync-engine")
+    try:
+        await app.run_async()
+    finally:
+        unsubscribe()
+        await engine.stop()
+        if not sync_task.done():
+            sync_task.cancel()
+        await asyncio.gather(sync_task, return_exceptions=True)
+        store.close()
+    return int(app.return_code or 0)
 
 
 def main(args: argparse.Namespace) -> int:
-    print("error: 'app_main' is not available in this build yet", file=sys.stderr)
-    return 2
+    try:
+        cfg = load(args.config, flags=flags_from(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log_path = setup_logging(cfg.data_dir)
+    log.info("starting board for %s (log %s)", cfg.url, log_path)
+    return asyncio.run(run_board(cfg))
