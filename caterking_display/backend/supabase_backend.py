@@ -1,0 +1,309 @@
+"""The Supabase adapter: Auth and PostgREST over httpx, Realtime through realtime-py.
+
+This module and ``realtime_link`` are the only code that knows Supabase client APIs
+(DESIGN.md §2). REST and Auth go through one pooled ``httpx.AsyncClient`` because the
+sync layer needs what postgrest-py hides: the HTTP status (401 vs 4xx vs 5xx decides
+retry, refresh or reject) and the ``Date`` header (device clock skew).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from caterking_display.backend.types import (
+    AuthExpired,
+    AuthRejected,
+    BoardSnapshot,
+    Link,
+    LinkHandlers,
+    RpcResult,
+    ServerRefused,
+    Session,
+    TransportError,
+)
+from caterking_display.domain.actions import Action, Outcome
+
+log = logging.getLogger(__name__)
+
+_AUTH_WORDS = {
+    "invalid_credentials": "The device's email or password is wrong",
+    "user_banned": "This device account is disabled",
+    "email_not_confirmed": "This device account's email is not confirmed",
+    "refresh_token_not_found": "The saved session is no longer valid",
+    "refresh_token_already_used": "The saved session was already used",
+    "session_not_found": "The session was ended on the server",
+    "session_expired": "The session expired",
+    "validation_failed": "The device's email or password is missing or malformed",
+}
+
+
+def _now_unix() -> float:
+    return time.time()
+
+
+class SupabaseBackend:
+    """Talks to one Supabase project (hosted or ``caterking-display serve``).
+
+    ``url`` is the project URL (``http://127.0.0.1:54321``), ``anon_key`` its anon key.
+    After ``sign_in``/``refresh`` (or ``set_session``) REST calls carry the user's token.
+    """
+
+    def __init__(self, url: str, anon_key: str, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.anon_key = anon_key
+        self._session: Session | None = None
+        self._skew: timedelta | None = None
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=timeout,
+            headers={"apikey": anon_key, "X-Client-Info": "caterking-display"},
+            limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=15.0),
+        )
+
+    # --- session -----------------------------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    def set_session(self, session: Session | None) -> None:
+        self._session = session
+
+    @property
+    def clock_skew(self) -> timedelta | None:
+        return self._skew
+
+    def _bearer(self) -> str:
+        return self._session.access_token if self._session else self.anon_key
+
+    def _note_date(self, resp: httpx.Response, sent_at: float) -> datetime | None:
+        raw = resp.headers.get("date")
+        if not raw:
+            return None
+        try:
+            server = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if server.tzinfo is None:
+            server = server.replace(tzinfo=UTC)
+        mid = (sent_at + _now_unix()) / 2
+        # Date has 1 s resolution (truncated): its true value is on average +0.5 s.
+        device = datetime.fromtimestamp(mid, UTC)
+        self._skew = server + timedelta(seconds=0.5) - device
+        return server
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+        **kw: Any,
+    ) -> tuple[httpx.Response, datetime | None]:
+        sent = _now_unix()
+        try:
+            resp = await self._http.request(
+                method,
+                path,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                **kw,
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"timed out ({type(exc).__name__})") from exc
+        except (httpx.HTTPError, OSError) as exc:
+            raise TransportError(f"network error: {exc or type(exc).__name__}") from exc
+        return resp, self._note_date(resp, sent)
+
+    # --- auth ----------------------------------------------------------------------
+
+    async def sign_in(self, email: str, password: str) -> Session:
+        return await self._token("password", {"email": email, "password": password})
+
+    async def refresh(self, refresh_token: str) -> Session:
+        return await self._token("refresh_token", {"refresh_token": refresh_token})
+
+    async def _token(self, grant: str, body: dict[str, Any]) -> Session:
+        resp, _ = await self._request(
+            "POST",
+            "/auth/v1/token",
+            params={"grant_type": grant},
+            json=body,
+            headers={
+                "Authorization": f"Bearer {self.anon_key}",
+                "X-Supabase-Api-Version": "2024-01-01",
+            },
+        )
+        data = _json(resp)
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise TransportError(f"auth server error {resp.status_code}")
+        if resp.status_code != 200:
+            code = None
+            msg = None
+            if isinstance(data, dict):
+                code = data.get("error_code") or data.get("code")
+                if not isinstance(code, str):
+                    code = data.get("error") if isinstance(data.get("error"), str) else None
+                msg = data.get("message") or data.get("msg") or data.get("error_description")
+            word = _AUTH_WORDS.get(code or "", None)
+            text = word or (str(msg) if msg else f"sign-in refused ({resp.status_code})")
+            raise AuthRejected(text, code)
+        if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+            raise TransportError("auth reply without a session")
+        user = data.get("user") or {}
+        expires_in = float(data.get("expires_in") or 3600)
+        expires_at = float(data.get("expires_at") or (_now_unix() + expires_in))
+        session = Session(
+            access_token=data["access_token"],
+            refresh_token=str(data.get("refresh_token") or ""),
+            expires_at=expires_at,
+            user_id=str(user.get("id") or ""),
+            app_metadata=dict(user.get("app_metadata") or {}),
+            expires_in=expires_in,
+        )
+        self._session = session
+        return session
+
+    # --- REST ----------------------------------------------------------------------
+
+    def _rest_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._bearer()}",
+            "Accept-Profile": "public",
+            "Content-Profile": "public",
+            "Accept": "application/json",
+        }
+
+    def _check(self, resp: httpx.Response, what: str) -> Any:
+        data = _json(resp)
+        status = resp.status_code
+        if status < 300:
+            return data
+        code = data.get("code") if isinstance(data, dict) else None
+        message = data.get("message") if isinstance(data, dict) else None
+        if status == 401 or code in ("PGRST301", "PGRST303"):
+            raise AuthExpired(f"{what}: {message or 'token refused'}")
+        if status >= 500 or status in (408, 429):
+            raise TransportError(
+                f"{what}: server error {status} {message or ''}".strip(), answered=True
+            )
+        raise ServerRefused(f"{what}: {message or status}", status, str(code) if code else None)
+
+    async def call_action(
+        self,
+        action: Action,
+        task_id: str,
+        staff_id: str,
+        op_id: str,
+        device: str,
+        timeout: float,  # noqa: ASYNC109
+    ) -> RpcResult:
+        resp, _ = await self._request(
+            "POST",
+            f"/rest/v1/rpc/{Action(action).rpc}",
+            json={
+                "p_task_id": task_id,
+                "p_staff_id": staff_id,
+                "p_op_id": op_id,
+                "p_device": device,
+            },
+            headers=self._rest_headers(),
+            timeout=timeout,
+        )
+        data = self._check(resp, Action(action).rpc)
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        if not isinstance(data, dict):
+            raise TransportError(
+                f"{Action(action).rpc}: unexpected reply {data!r:.100}", answered=True
+            )
+        try:
+            outcome = Outcome(str(data.get("outcome")))
+        except ValueError as exc:
+            raise TransportError(f"unknown outcome {data.get('outcome')!r}", answered=True) from exc
+        task = data.get("task")
+        reason = data.get("reason")
+        return RpcResult(
+            outcome=outcome,
+            task_row=task if isinstance(task, dict) else None,
+            reason=reason if isinstance(reason, str) else None,
+        )
+
+    async def fetch_board(self, kitchen_id: str, timeout: float = 10.0) -> BoardSnapshot:  # noqa: ASYNC109
+        h = self._rest_headers()
+        resp, date = await self._request(
+            "GET",
+            "/rest/v1/tasks",
+            params={"select": "*", "kitchen_id": f"eq.{kitchen_id}", "order": "id.asc"},
+            headers=h,
+            timeout=timeout,
+        )
+        tasks = self._check(resp, "tasks")
+        resp, _ = await self._request(
+            "GET",
+            "/rest/v1/staff",
+            params={"select": "*", "kitchen_id": f"eq.{kitchen_id}", "order": "id.asc"},
+            headers=h,
+            timeout=timeout,
+        )
+        staff = self._check(resp, "staff")
+        resp, _ = await self._request(
+            "GET",
+            "/rest/v1/kitchens",
+            params={"select": "*", "id": f"eq.{kitchen_id}"},
+            headers=h,
+            timeout=timeout,
+        )
+        kitchens = self._check(resp, "kitchens")
+        if not isinstance(tasks, list) or not isinstance(staff, list):
+            raise TransportError("board fetch: unexpected reply shape")
+        kitchen = kitchens[0] if isinstance(kitchens, list) and kitchens else None
+        return BoardSnapshot(
+            tasks=[t for t in tasks if isinstance(t, dict)],
+            staff=[s for s in staff if isinstance(s, dict)],
+            kitchen=kitchen if isinstance(kitchen, dict) else None,
+            server_date=date,
+        )
+
+    # --- realtime ------------------------------------------------------------------
+
+    async def connect_channel(
+        self,
+        kitchen_id: str,
+        access_token: str,
+        device: str,
+        handlers: LinkHandlers,
+        *,
+        heartbeat_interval: float,
+        timeout: float,  # noqa: ASYNC109
+    ) -> Link:
+        from caterking_display.backend.realtime_link import RealtimeLink
+
+        return await RealtimeLink.open(
+            self.url,
+            self.anon_key,
+            kitchen_id=kitchen_id,
+            access_token=access_token,
+            device=device,
+            handlers=handlers,
+            heartbeat_interval=heartbeat_interval,
+            timeout=timeout,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _json(resp: httpx.Response) -> Any:
+    if not resp.content:
+        return None
+    try:
+        return json.loads(resp.content)
+    except ValueError:
+        return None

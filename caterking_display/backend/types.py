@@ -1,0 +1,164 @@
+"""Plain values and errors the backend adapter hands to the sync layer.
+
+Nothing here imports a Supabase client, so ``caterking_display.sync`` can depend on it
+while staying free of network libraries (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from caterking_display.domain.actions import Action, Outcome
+
+
+class BackendError(Exception):
+    """Base of every error the adapter raises."""
+
+
+class TransportError(BackendError):
+    """No usable answer: network error, timeout, 5xx, unparsable reply. Retry later.
+
+    ``answered`` is True when the server did answer, with an error (5xx, bad reply)."""
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+class AuthExpired(BackendError):
+    """The access token was refused (401, PGRST301/PGRST303): refresh and retry."""
+
+
+class AuthRejected(BackendError):
+    """Sign-in or refresh refused for good (bad credentials, banned, no such session).
+
+    ``code`` is the server's machine word (``invalid_credentials``, ``user_banned``…);
+    ``str(exc)`` is a plain sentence for the banner.
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ServerRefused(BackendError):
+    """The server answered a request with a permanent error (4xx other than 401)."""
+
+    def __init__(self, message: str, status: int, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_at: float  # unix seconds
+    user_id: str
+    app_metadata: dict[str, Any] = field(default_factory=dict)
+    expires_in: float = 3600.0  # lifetime in seconds as issued
+
+
+@dataclass(frozen=True, slots=True)
+class RpcResult:
+    outcome: Outcome
+    task_row: dict[str, Any] | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardSnapshot:
+    tasks: list[dict[str, Any]]
+    staff: list[dict[str, Any]]
+    kitchen: dict[str, Any] | None
+    server_date: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One postgres_changes event, as plain data."""
+
+    table: str
+    type: str  # INSERT | UPDATE | DELETE
+    record: dict[str, Any] | None
+    old_record: dict[str, Any] | None
+    commit_timestamp: str | None
+    errors: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemEvent:
+    extension: str
+    status: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHandlers:
+    """Callbacks the realtime link calls (each wrapped: an exception is logged, not fatal)."""
+
+    on_change: Callable[[ChangeEvent], None]
+    on_presence: Callable[[int], None]
+    on_broadcast: Callable[[str, dict[str, Any]], None]
+    on_system: Callable[[SystemEvent], None]
+    on_close: Callable[[str], None]
+    on_message: Callable[[], None] | None = None  # any frame from the server
+
+
+class Link(Protocol):
+    """One socket + one joined channel. Built fresh for every connection attempt."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def heartbeat_age(self) -> float:
+        """Seconds since the last heartbeat reply (or since connect)."""
+        ...
+
+    async def set_auth(self, access_token: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    """What the sync layer needs from Supabase (``SupabaseBackend`` implements it)."""
+
+    @property
+    def clock_skew(self) -> timedelta | None:
+        """Server minus device time, from the last HTTP ``Date`` header seen."""
+        ...
+
+    def set_session(self, session: Session | None) -> None: ...
+
+    async def sign_in(self, email: str, password: str) -> Session: ...
+
+    async def refresh(self, refresh_token: str) -> Session: ...
+
+    async def call_action(
+        self,
+        action: Action,
+        task_id: str,
+        staff_id: str,
+        op_id: str,
+        device: str,
+        timeout: float,  # noqa: ASYNC109
+    ) -> RpcResult: ...
+
+    async def fetch_board(self, kitchen_id: str, timeout: float = 10.0) -> BoardSnapshot: ...  # noqa: ASYNC109
+
+    async def connect_channel(
+        self,
+        kitchen_id: str,
+        access_token: str,
+        device: str,
+        handlers: LinkHandlers,
+        *,
+        heartbeat_interval: float,
+        timeout: float,  # noqa: ASYNC109
+    ) -> Link: ...
+
+    async def aclose(self) -> None: ...

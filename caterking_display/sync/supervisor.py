@@ -1,0 +1,202 @@
+"""The connection supervisor: one realtime link at a time, rebuilt whenever it fails.
+
+Loop: make sure we are signed in → open a socket and join ``kitchen:<id>`` (buffering
+events) → wait for 'Subscribed to PostgreSQL' → fetch the board (resync) → ``live`` →
+watch the link (server close, channel error, two missed heartbeat replies) → close it,
+back off (capped exponential, full jitter) and start again. Forever, until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from caterking_display.backend.types import (
+    AuthExpired,
+    Backend,
+    BackendError,
+    ChangeEvent,
+    Link,
+    LinkHandlers,
+    SystemEvent,
+)
+from caterking_display.domain.clock import Clock
+from caterking_display.sync.auth import AuthFailed, DeviceAuth
+from caterking_display.sync.backoff import Backoff
+from caterking_display.sync.resync import Resync
+from caterking_display.sync.settings import SyncSettings
+from caterking_display.sync.status import StatusTracker
+
+log = logging.getLogger(__name__)
+
+PG_READY = "Subscribed to PostgreSQL"
+
+
+class LinkDown(Exception):
+    """The link failed; the message says how."""
+
+
+class Supervisor:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Clock,
+        settings: SyncSettings,
+        auth: DeviceAuth,
+        resync: Resync,
+        status: StatusTracker,
+        *,
+        on_live: Callable[[], None],
+        on_broadcast: Callable[[str, dict[str, Any]], None],
+    ) -> None:
+        self._backend = backend
+        self._clock = clock
+        self._s = settings
+        self._auth = auth
+        self._resync = resync
+        self._status = status
+        self._on_live = on_live
+        self._on_broadcast = on_broadcast
+        self._backoff = Backoff(settings.backoff_base, settings.backoff_cap, settings.rng)
+        self.link: Link | None = None
+        self.kitchen_id: str | None = settings.kitchen_id
+        self.links_opened = 0  # diagnostics / hygiene tests
+        self._force = asyncio.Event()
+
+    def force_reconnect(self) -> None:
+        """Drop the current link and build a new one (tests, diagnostics)."""
+        self._force.set()
+
+    async def push_token(self, token: str) -> None:
+        link = self.link
+        if link is not None and not link.closed:
+            await link.set_auth(token)
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._connect_once(attempt)
+                attempt = 0  # was live: the next failure starts over at 1
+                # A short jittered pause, so a restarted server is not hit by every
+                # display in the same millisecond.
+                await asyncio.sleep(self._backoff.delay(1))
+                continue
+            except AuthFailed as exc:
+                delay = self._s.auth_retry_seconds * (0.75 + 0.5 * self._s.rng.random())
+                self._status.auth_failed(str(exc), delay)
+                await asyncio.sleep(delay)
+                attempt = 0
+                continue
+            except (BackendError, LinkDown, TimeoutError, OSError) as exc:
+                error = str(exc) or type(exc).__name__
+            delay = self._backoff.delay(attempt)
+            self._status.attempt_failed(attempt, error, delay)
+            log.info("sync: attempt %d failed (%s); next in %.1f s", attempt, error, delay)
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self, attempt: int) -> None:
+        """One attempt; returns after a live link was lost, raises if it never got live."""
+        self._status.attempt_started(attempt)
+        session = await self._auth.ensure()
+        kitchen_id = self.kitchen_id or session.app_metadata.get("kitchen_id")
+        if not isinstance(kitchen_id, str) or not kitchen_id:
+            raise AuthFailed("The device account has no kitchen_id; set CATERKING_KITCHEN_ID")
+        self.kitchen_id = kitchen_id
+        closed = asyncio.Event()
+        pg_ready = asyncio.Event()
+        reason: list[str] = []
+
+        def on_close(why: str) -> None:
+            reason.append(why)
+            closed.set()
+
+        def on_system(ev: SystemEvent) -> None:
+            if ev.extension == "postgres_changes" and ev.status == "ok" and PG_READY in ev.message:
+                pg_ready.set()
+            elif ev.status != "ok":
+                log.warning("sync: server says %s/%s: %s", ev.extension, ev.status, ev.message)
+
+        def on_change(ev: ChangeEvent) -> None:
+            self._resync.on_change(ev)
+
+        handlers = LinkHandlers(
+            on_change=on_change,
+            on_presence=self._status.devices,
+            on_broadcast=self._on_broadcast,
+            on_system=on_system,
+            on_close=on_close,
+            on_message=self._status.message,
+        )
+        self._resync.begin()
+        link: Link | None = None
+        try:
+            try:
+                link = await asyncio.wait_for(
+                    self._backend.connect_channel(
+                        kitchen_id,
+                        session.access_token,
+                        self._s.device,
+                        handlers,
+                        heartbeat_interval=self._s.heartbeat_interval,
+                        timeout=self._s.join_timeout,
+                    ),
+                    self._s.join_timeout + 1.0,
+                )
+            except AuthExpired:
+                await self._auth.renew(session.access_token)
+                raise
+            self.link = link
+            self.links_opened += 1
+            await self._wait_first(pg_ready, closed, self._s.live_timeout)
+            if closed.is_set():
+                raise LinkDown(reason[0] if reason else "closed before live")
+            if not pg_ready.is_set():
+                raise LinkDown("joined, but the server never confirmed the change feed")
+            try:
+                await self._resync.fetch(kitchen_id, self._s.fetch_timeout)
+            except AuthExpired:
+                await self._auth.renew(session.access_token)
+                raise
+            self._status.live()
+            self._status.skew(self._backend.clock_skew)
+            self._on_live()
+            why = await self._watch(link, closed, reason)
+            self._status.link_lost(why)
+            log.info("sync: link lost: %s", why)
+        finally:
+            self.link = None
+            self._resync.end()
+            if link is not None:
+                await link.close()
+
+    async def _watch(self, link: Link, closed: asyncio.Event, reason: list[str]) -> str:
+        """Until the link dies: returns why."""
+        hb = self._s.heartbeat_interval
+        self._force.clear()
+        while True:
+            await self._wait_first(closed, self._force, min(1.0, hb / 2))
+            if closed.is_set():
+                return reason[0] if reason else "link closed"
+            if self._force.is_set():
+                self._force.clear()
+                return "reconnect requested"
+            age = link.heartbeat_age()
+            if age > 2 * hb:
+                return f"no heartbeat reply for {age:.0f} s"
+
+    @staticmethod
+    async def _wait_first(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:  # noqa: ASYNC109
+        if a.is_set() or b.is_set():
+            return
+        ta = asyncio.ensure_future(a.wait())
+        tb = asyncio.ensure_future(b.wait())
+        try:
+            await asyncio.wait({ta, tb}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (ta, tb):
+                t.cancel()
+            await asyncio.gather(ta, tb, return_exceptions=True)

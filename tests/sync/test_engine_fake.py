@@ -1,0 +1,131 @@
+"""SyncEngine wiring against the fake backend: state order, rebuild on failure,
+resync after every live, heartbeat watchdog, auth failure, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from caterking_display.backend.types import AuthRejected
+from caterking_display.domain.actions import Action
+from caterking_display.domain.clock import SystemClock
+from caterking_display.domain.sync_status import ConnectionState as S
+from caterking_display.sync import SyncEngine, SyncSettings
+from tests.store.factory import ME, STAFF, new_store, task, tid
+from tests.sync.fakes import FakeBackend, transport
+from tests.sync.util import until
+
+
+def settings(**kw: object) -> SyncSettings:
+    base: dict[str, object] = dict(
+        email="d@x",
+        password="p",
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        heartbeat_interval=0.2,
+        live_timeout=0.5,
+        join_timeout=0.5,
+        auth_retry_seconds=0.1,
+        rng=random.Random(5),
+    )
+    base.update(kw)
+    return SyncSettings(**base)  # type: ignore[arg-type]
+
+
+def engine(backend: FakeBackend, **kw: object) -> SyncEngine:
+    return SyncEngine(new_store(), backend, SystemClock(), settings(**kw))
+
+
+async def test_connects_resyncs_goes_live_and_rebuilds_after_a_server_close() -> None:
+    backend = FakeBackend(tasks={tid(1): task(1)}, staff=STAFF)
+    e = engine(backend)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    assert backend.fetches == 1 and tid(1) in e.store.view().tasks
+    backend.tasks[tid(2)] = task(2)  # changed while the link is down
+    backend.links[0].server_close("phx_close")
+    await until(lambda: len(backend.links) == 2 and e.status.state is S.LIVE)
+    assert backend.links[0].closed and backend.fetches == 2
+    assert tid(2) in e.store.view().tasks
+    assert e.tracker.history == [S.CONNECTING, S.LIVE, S.RECONNECTING, S.LIVE]
+    await e.stop()
+    assert backend.links[1].closed
+
+
+async def test_live_only_after_the_change_feed_is_confirmed() -> None:
+    backend = FakeBackend(auto_ready=False)
+    e = engine(backend, live_timeout=0.3)
+    e.start()
+    await until(lambda: len(backend.links) >= 2)  # never confirmed: rebuilt
+    assert S.LIVE not in e.tracker.history
+    assert "never confirmed" in (e.status.last_error or "")
+    backend.auto_ready = True
+    await until(lambda: e.status.state is S.LIVE)
+    await e.stop()
+
+
+async def test_missing_heartbeat_replies_rebuild_the_link() -> None:
+    backend = FakeBackend()
+    e = engine(backend, heartbeat_interval=0.1)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    backend.links[0].stalled_at = time.monotonic()  # replies stop coming
+    await until(lambda: len(backend.links) == 2 and e.status.state is S.LIVE)
+    assert backend.links[0].closed
+    assert "heartbeat" in (e.status.last_error or "")
+    await e.stop()
+
+
+async def test_failed_attempts_back_off_then_offline_then_live() -> None:
+    backend = FakeBackend(connect_errors=[transport("refused")] * 5)
+    e = engine(backend, offline_after_attempts=3)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    assert e.tracker.history == [S.CONNECTING, S.OFFLINE, S.LIVE]
+    await e.stop()
+
+
+async def test_bad_credentials_are_auth_failed_with_a_reason_and_retried() -> None:
+    backend = FakeBackend(sign_in_error=AuthRejected("The device's email or password is wrong"))
+    e = engine(backend)
+    e.start()
+    await until(lambda: e.status.state is S.AUTH_FAILED)
+    assert "password" in (e.status.last_error or "")
+    backend.sign_in_error = None
+    await until(lambda: e.status.state is S.LIVE)
+    await e.stop()
+
+
+async def test_tokens_are_refreshed_early_and_pushed_to_the_link() -> None:
+    backend = FakeBackend(token_lifetime=0.5)
+    e = engine(backend)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    await until(lambda: backend.refreshes >= 3)
+    assert len(backend.links[-1].tokens) >= 2
+    assert e.status.state is S.LIVE
+    await e.stop()
+
+
+async def test_an_enqueue_is_sent_without_an_explicit_kick() -> None:
+    backend = FakeBackend(tasks={tid(1): task(1)}, staff=STAFF)
+    e = engine(backend)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    e.store.enqueue(Action.CLAIM, tid(1), ME)
+    assert e.status.pending_count == 1
+    await until(lambda: not e.store.pending_ops())
+    await until(lambda: e.status.pending_count == 0)
+    await e.stop()
+
+
+async def test_stop_cancels_and_awaits_every_task() -> None:
+    before = asyncio.all_tasks()
+    backend = FakeBackend()
+    e = engine(backend)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    await e.stop()
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()

@@ -1,0 +1,123 @@
+"""Outbox outcome handling against a scripted fake backend (pure logic)."""
+
+from __future__ import annotations
+
+import random
+
+from caterking_display.backend.types import AuthExpired, RpcResult, ServerRefused
+from caterking_display.domain.actions import Action, Outcome
+from caterking_display.domain.board import NoticeKind
+from caterking_display.domain.task import Status
+from caterking_display.store import BoardStore
+from caterking_display.sync.outbox import Outbox
+from caterking_display.sync.settings import SyncSettings
+from tests.store.factory import BEN, MARIA, ME, STAFF, claimed, new_store, task, tid
+from tests.sync.fakes import FakeBackend, transport
+
+
+def settings(**kw: object) -> SyncSettings:
+    base: dict[str, object] = dict(
+        email="d@x", password="p", backoff_base=0.001, backoff_cap=0.01, rng=random.Random(3)
+    )
+    base.update(kw)
+    return SyncSettings(**base)  # type: ignore[arg-type]
+
+
+def setup(n_tasks: int = 3) -> tuple[BoardStore, FakeBackend, Outbox, list[str]]:
+    store = new_store()
+    store.replace_board([task(i) for i in range(1, n_tasks + 1)], STAFF)
+    backend = FakeBackend()
+    renewed: list[str] = []
+
+    async def renew() -> None:
+        renewed.append("x")
+
+    return store, backend, Outbox(store, backend, settings(), renew_token=renew), renewed
+
+
+async def test_applied_and_duplicate_confirm_with_the_returned_row() -> None:
+    store, backend, outbox, _ = setup()
+    op1 = store.enqueue(Action.CLAIM, tid(1), ME)
+    op2 = store.enqueue(Action.CLAIM, tid(2), ME)
+    backend.results = [
+        RpcResult(Outcome.APPLIED, claimed(1, 2, ME).to_row(), None),
+        RpcResult(Outcome.DUPLICATE, claimed(2, 5, ME).to_row(), None),
+    ]
+    await outbox.drain()
+    assert [c.op_id for c in backend.calls] == [op1.op_id, op2.op_id]  # FIFO
+    assert store.pending_ops() == []
+    v = store.view()
+    assert v.tasks[tid(1)].task.version == 2 and not v.tasks[tid(1)].pending
+    assert v.tasks[tid(2)].task.claimed_by == ME and v.tasks[tid(2)].task.version == 5
+
+
+async def test_conflict_reverts_the_view_and_names_the_holder() -> None:
+    store, backend, outbox, _ = setup()
+    notices = []
+    store.notices_subscribe(notices.append)
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    assert store.view().tasks[tid(1)].task.status is Status.CLAIMED  # optimistic
+    backend.results = [RpcResult(Outcome.CONFLICT, claimed(1, 2, MARIA).to_row(), "claimed")]
+    await outbox.drain()
+    vt = store.view().tasks[tid(1)]
+    assert vt.task.claimed_by == MARIA and not vt.pending
+    assert len(notices) == 1 and notices[0].kind is NoticeKind.CONFLICT
+    assert "Maria" in notices[0].message
+
+
+async def test_rejected_goes_to_the_failed_list_and_the_queue_moves_on() -> None:
+    store, backend, outbox, _ = setup()
+    store.enqueue(Action.COMPLETE, tid(1), BEN)
+    store.enqueue(Action.CLAIM, tid(2), ME)
+    backend.results = [RpcResult(Outcome.REJECTED, None, "inactive_staff")]
+    await outbox.drain()
+    failed = store.failed_actions()
+    assert len(failed) == 1 and failed[0].reason == "inactive_staff"
+    assert store.pending_ops() == [] and len(backend.calls) == 2
+
+
+async def test_transport_failures_retry_with_the_same_op_id() -> None:
+    store, backend, outbox, _ = setup()
+    op = store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [transport("timed out"), transport("refused"), transport("reset")]
+    await outbox.drain()
+    assert [c.op_id for c in backend.calls] == [op.op_id] * 4
+    assert store.pending_ops() == []
+
+
+async def test_a_permanently_refused_request_is_rejected_not_retried_forever() -> None:
+    store, backend, outbox, _ = setup()
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    store.enqueue(Action.CLAIM, tid(2), ME)
+    backend.results = [ServerRefused("bad uuid", 400, "22P02")]
+    await outbox.drain()
+    assert [f.reason for f in store.failed_actions()] == ["22P02"]
+    assert store.pending_ops() == []
+
+
+async def test_a_poison_op_that_keeps_failing_on_the_server_is_set_aside() -> None:
+    store, backend, outbox, _ = setup()
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    store.enqueue(Action.CLAIM, tid(2), ME)
+    backend.results = [transport("500", answered=True)] * 5
+    await outbox.drain()
+    assert [f.reason for f in store.failed_actions()] == ["server_error"]
+    assert store.pending_ops() == [] and len(backend.calls) == 6
+
+
+async def test_an_expired_token_is_renewed_and_the_op_resent() -> None:
+    store, backend, outbox, renewed = setup()
+    op = store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [AuthExpired("JWT expired")]
+    await outbox.drain()
+    assert renewed == ["x"]
+    assert [c.op_id for c in backend.calls] == [op.op_id, op.op_id]
+    assert store.pending_ops() == []
+
+
+async def test_a_malformed_row_in_the_reply_still_resolves_the_op() -> None:
+    store, backend, outbox, _ = setup()
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [RpcResult(Outcome.APPLIED, {"id": "nope"}, None)]
+    await outbox.drain()
+    assert store.pending_ops() == []
