@@ -1,15 +1,142 @@
-"""Placeholder until its issue lands; says so plainly instead of pretending."""
+"""`caterking-display doctor`: check configuration, storage and the server, in plain words.
+
+For the person installing a display: each line says what was checked and, when it
+fails, what to fix. Exit code 0 when everything needed to run is fine.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from dataclasses import dataclass
+from datetime import timedelta
+
+from caterking_display.app_main import add_arguments as add_run_arguments
+from caterking_display.app_main import flags_from
+from caterking_display.config import Config, ConfigError, load
+from caterking_display.domain.clock import SystemClock
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    add_run_arguments(p)
+
+
+def check_storage(cfg: Config) -> list[Check]:
+    from caterking_display.store import BoardStore
+
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = cfg.data_dir / ".doctor-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return [Check("data dir", False, f"{cfg.data_dir} is not writable: {exc.strerror}")]
+    checks = [Check("data dir", True, str(cfg.data_dir))]
+    store = BoardStore.open(cfg.store_path, SystemClock(), cfg.device_name)
+    try:
+        view = store.view()
+        pending = len(store.pending_ops())
+        failed = len(store.failed_actions())
+        saved = store.saved_at
+        checks.append(
+            Check(
+                "local store",
+                True,
+                f"{len(view.tasks)} task(s) saved"
+                + (f" at {saved:%Y-%m-%d %H:%M} UTC" if saved else "")
+                + f", {pending} change(s) waiting to sync, {failed} refused",
+            )
+        )
+    finally:
+        store.close()
+    return checks
+
+
+async def check_server(cfg: Config) -> list[Check]:
+    from caterking_display.backend import AuthRejected, BackendError, SupabaseBackend
+
+    backend = SupabaseBackend(cfg.url, cfg.anon_key)
+    checks: list[Check] = []
+    try:
+        try:
+            session = await backend.sign_in(cfg.email, cfg.password)
+        except AuthRejected as exc:
+            return [Check("sign-in", False, f"{cfg.email}: {exc} — check device email/password")]
+        except BackendError as exc:
+            return [Check("server", False, f"cannot reach {cfg.url}: {exc}")]
+        checks.append(Check("server", True, cfg.url))
+        checks.append(Check("sign-in", True, f"{cfg.email} (user {session.user_id})"))
+        skew = backend.clock_skew
+        if skew is not None:
+            far = abs(skew) > timedelta(seconds=30)
+            checks.append(
+                Check(
+                    "clock",
+                    not far,
+                    f"device clock is {abs(skew.total_seconds()):.0f} s "
+                    f"{'behind' if skew.total_seconds() > 0 else 'ahead of'} the server"
+                    + (" — fix the device time (NTP)" if far else ""),
+                )
+            )
+        meta = session.app_metadata
+        kitchen_id = cfg.kitchen_id or meta.get("kitchen_id")
+        if not kitchen_id:
+            checks.append(
+                Check(
+                    "kitchen",
+                    False,
+                    "the device account has no app_metadata.kitchen_id and none is configured",
+                )
+            )
+            return checks
+        if meta.get("device_kind") != "display":
+            checks.append(Check("account", False, "app_metadata.device_kind should be 'display'"))
+        backend.set_session(session)
+        try:
+            board = await backend.fetch_board(str(kitchen_id))
+        except BackendError as exc:
+            checks.append(Check("board", False, f"cannot read the kitchen's board: {exc}"))
+            return checks
+        if board.kitchen is None:
+            checks.append(
+                Check("kitchen", False, f"kitchen {kitchen_id} is not visible to this account")
+            )
+        else:
+            checks.append(
+                Check(
+                    "board",
+                    True,
+                    f"{board.kitchen.get('name')}: {len(board.tasks)} task(s), "
+                    f"{len(board.staff)} staff",
+                )
+            )
+        return checks
+    finally:
+        await backend.aclose()
 
 
 def main(args: argparse.Namespace) -> int:
-    print("error: 'doctor' is not available in this build yet", file=sys.stderr)
-    return 2
+    try:
+        cfg = load(args.config, flags=flags_from(args))
+    except ConfigError as exc:
+        print(f"✗ config      {exc}")
+        return 2
+    checks = [Check("config", True, str(cfg.config_path))]
+    checks += check_storage(cfg)
+    checks += asyncio.run(check_server(cfg))
+    for c in checks:
+        print(f"{'✓' if c.ok else '✗'} {c.name:<11} {c.detail}")
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        print(f"{len(bad)} problem(s) found.", file=sys.stderr)
+        return 1
+    print("All good: this display is ready to run.")
+    return 0
