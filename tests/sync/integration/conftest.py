@@ -1,0 +1,158 @@
+"""Real local stack (in its own thread and loop) + fault proxy + sync clients."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from caterking_display.backend import SupabaseBackend
+from caterking_display.domain.clock import SystemClock
+from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.stack import LocalStack
+from caterking_display.store import BoardStore
+from caterking_display.sync import SyncEngine, SyncSettings
+from tests.faultproxy import FaultProxy
+from tests.localstack.conftest import StackThread
+from tests.pg import TEMPLATE_DB, Kitchen, seed_kitchen
+
+
+@pytest.fixture(scope="session")
+def sync_stack_db(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    name = f"sy_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(f"create database {name} template {TEMPLATE_DB}")
+    try:
+        yield pg_server.url(name)
+    finally:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(scope="session")
+def sync_stack(
+    sync_stack_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    data_dir: Path = tmp_path_factory.mktemp("sync-stack")
+    with StackThread(LocalStack(data_dir, db_url=sync_stack_db)) as s:
+        yield s
+
+
+@dataclass
+class Device:
+    email: str
+    password: str
+
+
+def create_display(url: str, service_key: str, k: Kitchen) -> Device:
+    email = f"display-{uuid.uuid4().hex[:8]}@test.local"
+    password = uuid.uuid4().hex
+    r = httpx.post(
+        f"{url}/auth/v1/admin/users",
+        headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},
+        json={
+            "email": email,
+            "password": password,
+            "email_confirm": True,
+            "app_metadata": {
+                "tenant_id": k.tenant_id,
+                "kitchen_id": k.kitchen_id,
+                "device_kind": "display",
+            },
+        },
+        timeout=10,
+    )
+    assert r.status_code in (200, 201), r.text
+    return Device(email, password)
+
+
+def fast_settings(dev: Device, name: str, **kw: Any) -> SyncSettings:
+    base: dict[str, Any] = dict(
+        email=dev.email,
+        password=dev.password,
+        device=name,
+        heartbeat_interval=1.0,
+        backoff_base=0.1,
+        backoff_cap=1.0,
+        join_timeout=5.0,
+        live_timeout=5.0,
+        rpc_timeout=3.0,
+        fetch_timeout=5.0,
+        rng=random.Random(name),
+    )
+    base.update(kw)
+    return SyncSettings(**base)
+
+
+@dataclass
+class Clients:
+    """Builds sync clients; stops them all at the end of the test."""
+
+    url: str
+    anon_key: str
+    device: Device
+    engines: list[SyncEngine] = field(default_factory=list)
+
+    def make(
+        self, name: str, *, url: str | None = None, path: Path | None = None, **kw: Any
+    ) -> SyncEngine:
+        clock = SystemClock()
+        store = BoardStore(path, clock, name)
+        backend = SupabaseBackend(url or self.url, self.anon_key)
+        eng = SyncEngine(store, backend, clock, fast_settings(self.device, name, **kw))
+        self.engines.append(eng)
+        eng.start()
+        return eng
+
+    async def close(self) -> None:
+        for e in self.engines:
+            await e.stop()
+            await e.backend.aclose()
+            e.store.close()
+
+
+@pytest.fixture
+def kitchen(sync_stack: LocalStack) -> Kitchen:
+    with psycopg.connect(sync_stack.db_dsn, autocommit=True) as conn:
+        return seed_kitchen(conn)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def display(sync_stack: LocalStack, kitchen: Kitchen) -> Device:
+    return create_display(sync_stack.url, sync_stack.service_role_key, kitchen)
+
+
+@pytest.fixture
+async def proxy(sync_stack: LocalStack) -> AsyncIterator[FaultProxy]:
+    host, port = sync_stack.url.removeprefix("http://").rsplit(":", 1)
+    p = await FaultProxy(host, int(port)).start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+@pytest.fixture
+async def clients(
+    sync_stack: LocalStack, display: Device, proxy: FaultProxy
+) -> AsyncIterator[Clients]:
+    c = Clients(proxy.url, sync_stack.anon_key, display)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+def db(sync_stack: LocalStack) -> Iterator[psycopg.Connection[Any]]:
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(sync_stack.db_dsn, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
