@@ -1,0 +1,466 @@
+"""`/auth/v1`: the GoTrue subset the official clients use (supabase-protocol.md §4)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from aiohttp import web
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from caterking_display.localstack import tokens
+from caterking_display.localstack.auth import users
+from caterking_display.localstack.db import admin_tx
+from caterking_display.localstack.gateway import bearer, gateway_refusal
+
+log = logging.getLogger(__name__)
+
+API_VERSION_HEADER = "X-Supabase-Api-Version"
+ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
+BAN_FOREVER = "876000h"
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error_response(request: web.Request, err: AuthError) -> web.Response:
+    version = request.headers.get(API_VERSION_HEADER)
+    if version:
+        body: dict[str, Any] = {"code": err.code, "message": err.message}
+        headers = {API_VERSION_HEADER: version}
+    else:
+        body = {"code": err.status, "error_code": err.code, "msg": err.message}
+        headers = {}
+    return web.json_response(body, status=err.status, headers=headers)
+
+
+def _ok(request: web.Request, body: Any, status: int = 200) -> web.Response:
+    headers = {}
+    version = request.headers.get(API_VERSION_HEADER)
+    if version:
+        headers[API_VERSION_HEADER] = version
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    return web.json_response(body, status=status, headers=headers)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise AuthError(400, "bad_json", "Could not parse request body as JSON") from exc
+    if not isinstance(body, dict):
+        raise AuthError(400, "bad_json", "Could not parse request body as JSON")
+    return body
+
+
+class AuthService:
+    def __init__(
+        self, pool: AsyncConnectionPool, jwt_secret: str, jwt_expiry: int, site_url: str = ""
+    ) -> None:
+        self.pool = pool
+        self.jwt_secret = jwt_secret
+        self.jwt_expiry = jwt_expiry
+        self.site_url = site_url
+
+    # -- wiring ---------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/auth/v1/health", self._wrap(self.health, gate=False))
+        r.add_get("/auth/v1/settings", self._wrap(self.settings, gate=False))
+        r.add_post("/auth/v1/token", self._wrap(self.token))
+        r.add_get("/auth/v1/user", self._wrap(self.get_user))
+        r.add_post("/auth/v1/logout", self._wrap(self.logout))
+        r.add_post("/auth/v1/admin/users", self._wrap(self.admin_create))
+        r.add_get("/auth/v1/admin/users", self._wrap(self.admin_list))
+        r.add_get("/auth/v1/admin/users/{id}", self._wrap(self.admin_get))
+        r.add_put("/auth/v1/admin/users/{id}", self._wrap(self.admin_update))
+        r.add_delete("/auth/v1/admin/users/{id}", self._wrap(self.admin_delete))
+
+    def _wrap(self, handler: Handler, *, gate: bool = True) -> Handler:
+        async def run(request: web.Request) -> web.StreamResponse:
+            if gate:
+                refused = gateway_refusal(request, self.jwt_secret)
+                if refused is not None:
+                    return refused
+            try:
+                return await handler(request)
+            except AuthError as err:
+                return _error_response(request, err)
+            except (PoolTimeout, psycopg.OperationalError) as exc:
+                log.warning("auth: database unavailable: %s", exc)
+                return _error_response(
+                    request, AuthError(503, "unexpected_failure", "Database unavailable")
+                )
+            except psycopg.Error:
+                log.exception("auth: database error")
+                return _error_response(
+                    request, AuthError(500, "unexpected_failure", "Internal server error")
+                )
+
+        return run
+
+    # -- tokens -----------------------------------------------------------------------
+
+    def _access_token(self, user: dict[str, Any], session_id: str, amr_time: int) -> str:
+        now = int(time.time())
+        u = users.user_json(user)
+        claims = {
+            "iss": f"{self.site_url}/auth/v1",
+            "sub": u["id"],
+            "aud": u["aud"],
+            "exp": now + self.jwt_expiry,
+            "iat": now,
+            "email": u["email"],
+            "phone": u["phone"],
+            "app_metadata": u["app_metadata"],
+            "user_metadata": u["user_metadata"],
+            "role": u["role"],
+            "aal": "aal1",
+            "amr": [{"method": "password", "timestamp": amr_time}],
+            "session_id": session_id,
+            "is_anonymous": u["is_anonymous"],
+        }
+        return tokens.sign(claims, self.jwt_secret)
+
+    def _session_body(self, user: dict[str, Any], session_id: str, refresh: str) -> dict[str, Any]:
+        now = int(time.time())
+        return {
+            "access_token": self._access_token(user, session_id, now),
+            "token_type": "bearer",
+            "expires_in": self.jwt_expiry,
+            "expires_at": now + self.jwt_expiry,
+            "refresh_token": refresh,
+            "user": users.user_json(user),
+        }
+
+    @staticmethod
+    def _banned(user: dict[str, Any]) -> bool:
+        until = user["banned_until"]
+        return until is not None and until > datetime.now(UTC)
+
+    def _claims(self, request: web.Request) -> dict[str, Any]:
+        token = bearer(request)
+        if token is None:
+            raise AuthError(401, "no_authorization", "This endpoint requires a valid Bearer token")
+        try:
+            return tokens.verify(token, self.jwt_secret)
+        except tokens.TokenError as exc:
+            msg = "invalid JWT: unable to parse or verify signature, " + exc.message
+            if exc.expired:
+                msg = "invalid JWT: unable to parse or verify signature, token has invalid claims: token is expired"
+            raise AuthError(403, "bad_jwt", msg) from exc
+
+    def _user_claims(self, request: web.Request) -> dict[str, Any]:
+        claims = self._claims(request)
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise AuthError(403, "bad_jwt", "invalid claim: missing sub claim")
+        return claims
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        return _ok(
+            request,
+            {"version": "caterking-local", "name": "GoTrue", "description": "GoTrue-compatible"},
+        )
+
+    async def settings(self, request: web.Request) -> web.StreamResponse:
+        return _ok(
+            request,
+            {
+                "external": {"email": True, "phone": False, "anonymous_users": False},
+                "disable_signup": True,
+                "mailer_autoconfirm": False,
+                "phone_autoconfirm": False,
+                "sms_provider": "",
+                "saml_enabled": False,
+            },
+        )
+
+    async def token(self, request: web.Request) -> web.StreamResponse:
+        grant = request.query.get("grant_type", "")
+        body = await _json(request)
+        if grant == "password":
+            return await self._password_grant(request, body)
+        if grant == "refresh_token":
+            return await self._refresh_grant(request, body)
+        raise AuthError(400, "unsupported_grant_type", "unsupported_grant_type")
+
+    async def _password_grant(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        email = body.get("email")
+        password = body.get("password")
+        if not isinstance(password, str) or not password:
+            raise AuthError(400, "validation_failed", "Password required")
+        if not isinstance(email, str) or not email:
+            if body.get("phone"):
+                raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
+            raise AuthError(400, "validation_failed", "An email address is required")
+        async with self.pool.connection() as conn:
+            user = await users.find_by_email(conn, email)
+        stored = user["encrypted_password"] if user else None
+        if not await users.check_password(stored, password) or user is None:
+            raise AuthError(400, "invalid_credentials", "Invalid login credentials")
+        if user["email_confirmed_at"] is None:
+            raise AuthError(400, "email_not_confirmed", "Email not confirmed")
+        if self._banned(user):
+            raise AuthError(400, "user_banned", "User is banned")
+        async with admin_tx(self.pool) as conn:
+            session_id, refresh = await users.new_session(conn, str(user["id"]))
+            fresh = await users.get_user(conn, str(user["id"]))
+        assert fresh is not None
+        return _ok(request, self._session_body(fresh, session_id, refresh))
+
+    async def _refresh_grant(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        token = body.get("refresh_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError(400, "validation_failed", "Refresh token required")
+        async with admin_tx(self.pool) as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                "select rt.token, rt.user_id, rt.session_id, rt.revoked "
+                "from auth.refresh_tokens rt where rt.token = %s for update",
+                (token,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise AuthError(
+                    400,
+                    "refresh_token_not_found",
+                    "Invalid Refresh Token: Refresh Token Not Found",
+                )
+            if row["revoked"]:
+                raise AuthError(
+                    400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"
+                )
+            user = await users.get_user(conn, str(row["user_id"]))
+            if user is None:
+                raise AuthError(
+                    400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"
+                )
+            if self._banned(user):
+                raise AuthError(400, "user_banned", "User is banned")
+            await conn.execute(
+                "update auth.refresh_tokens set revoked = true, updated_at = now() "
+                "where token = %s",
+                (token,),
+            )
+            session_id = str(row["session_id"])
+            await conn.execute(
+                "update auth.sessions set updated_at = now() where id = %s", (session_id,)
+            )
+            new = await users.new_refresh_token(conn, str(user["id"]), session_id, parent=token)
+        return _ok(request, self._session_body(user, session_id, new))
+
+    async def get_user(self, request: web.Request) -> web.StreamResponse:
+        claims = self._user_claims(request)
+        async with self.pool.connection() as conn:
+            sid = claims.get("session_id")
+            if isinstance(sid, str) and sid and not await users.session_exists(conn, sid):
+                raise AuthError(
+                    403, "session_not_found", "Session from session_id claim in JWT does not exist"
+                )
+            user = await users.get_user(conn, str(claims["sub"]))
+        if user is None:
+            raise AuthError(403, "user_not_found", "User from sub claim in JWT does not exist")
+        return _ok(request, users.user_json(user))
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        claims = self._user_claims(request)
+        scope = request.query.get("scope", "global")
+        if scope not in ("global", "local", "others"):
+            raise AuthError(400, "validation_failed", "Unsupported logout scope")
+        sid = claims.get("session_id")
+        sub = str(claims["sub"])
+        async with admin_tx(self.pool) as conn:
+            if scope == "global":
+                await conn.execute("delete from auth.sessions where user_id = %s", (sub,))
+            elif isinstance(sid, str) and sid:
+                op = "=" if scope == "local" else "<>"
+                await conn.execute(
+                    f"delete from auth.sessions where user_id = %s and id::text {op} %s",
+                    (sub, sid),
+                )
+        return _ok(request, None, status=204)
+
+    # -- admin ----------------------------------------------------------------------------
+
+    def _require_admin(self, request: web.Request) -> None:
+        claims = self._claims(request)
+        if claims.get("role") not in ADMIN_ROLES:
+            raise AuthError(403, "not_admin", "User not allowed")
+
+    @staticmethod
+    def _metadata(body: dict[str, Any], key: str) -> dict[str, Any] | None:
+        value = body.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise AuthError(400, "validation_failed", f"{key} must be an object")
+        return value
+
+    @staticmethod
+    def _ban(body: dict[str, Any]) -> tuple[bool, datetime | None]:
+        """(given, banned_until) from `ban_duration`."""
+        value = body.get("ban_duration")
+        if value is None:
+            return False, None
+        if not isinstance(value, str):
+            raise AuthError(400, "validation_failed", "invalid format for ban duration")
+        if value == "none":
+            return True, None
+        dur = users.parse_go_duration(value)
+        if dur is None:
+            raise AuthError(400, "validation_failed", "invalid format for ban duration")
+        return True, datetime.now(UTC) + dur
+
+    async def admin_create(self, request: web.Request) -> web.StreamResponse:
+        self._require_admin(request)
+        body = await _json(request)
+        email = body.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise AuthError(400, "validation_failed", "Unable to validate email address")
+        password = body.get("password")
+        if password is not None and (not isinstance(password, str) or len(password) < 6):
+            raise AuthError(422, "weak_password", "Password should be at least 6 characters.")
+        _, banned_until = self._ban(body)
+        pw_hash = await users.hash_password(password) if password else None
+        user_id = body.get("id")
+        if user_id is not None:
+            try:
+                user_id = str(uuid.UUID(str(user_id)))
+            except ValueError as exc:
+                raise AuthError(400, "validation_failed", "id must be a UUID") from exc
+        try:
+            async with admin_tx(self.pool) as conn:
+                row = await users.insert_user(
+                    conn,
+                    email=email.strip(),
+                    password_hash=pw_hash,
+                    app_metadata=self._metadata(body, "app_metadata") or {},
+                    user_metadata=self._metadata(body, "user_metadata") or {},
+                    email_confirm=bool(body.get("email_confirm")),
+                    phone=body.get("phone") if isinstance(body.get("phone"), str) else None,
+                    banned_until=banned_until,
+                    user_id=user_id,
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AuthError(
+                422, "email_exists", "A user with this email address has already been registered"
+            ) from exc
+        return _ok(request, users.user_json(row))
+
+    async def admin_list(self, request: web.Request) -> web.StreamResponse:
+        self._require_admin(request)
+        try:
+            page = max(1, int(request.query.get("page") or 1))
+            per_page = min(1000, max(1, int(request.query.get("per_page") or 50)))
+        except ValueError as exc:
+            raise AuthError(400, "validation_failed", "Bad pagination parameters") from exc
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                f"select {users.USER_COLUMNS} from auth.users order by created_at, id "
+                "limit %s offset %s",
+                (per_page, (page - 1) * per_page),
+            )
+            rows = await cur.fetchall()
+            cur2 = await conn.execute("select count(*) from auth.users")
+            total_row = await cur2.fetchone()
+        total = int(total_row[0]) if total_row else 0
+        resp = _ok(request, {"aud": "authenticated", "users": [users.user_json(r) for r in rows]})
+        resp.headers["X-Total-Count"] = str(total)
+        return resp
+
+    async def admin_get(self, request: web.Request) -> web.StreamResponse:
+        self._require_admin(request)
+        async with self.pool.connection() as conn:
+            row = await users.get_user(conn, request.match_info["id"])
+        if row is None:
+            raise AuthError(404, "user_not_found", "User not found")
+        return _ok(request, users.user_json(row))
+
+    async def admin_update(self, request: web.Request) -> web.StreamResponse:
+        self._require_admin(request)
+        body = await _json(request)
+        uid = request.match_info["id"]
+        password = body.get("password")
+        if password is not None and (not isinstance(password, str) or len(password) < 6):
+            raise AuthError(422, "weak_password", "Password should be at least 6 characters.")
+        pw_hash = await users.hash_password(password) if password else None
+        ban_given, banned_until = self._ban(body)
+        app_meta = self._metadata(body, "app_metadata")
+        user_meta = self._metadata(body, "user_metadata")
+        try:
+            async with admin_tx(self.pool) as conn:
+                row = await users.get_user(conn, uid)
+                if row is None:
+                    raise AuthError(404, "user_not_found", "User not found")
+                sets: list[str] = []
+                params: list[Any] = []
+                if isinstance(body.get("email"), str):
+                    sets.append("email = %s")
+                    params.append(body["email"].strip())
+                if isinstance(body.get("phone"), str):
+                    sets.append("phone = %s")
+                    params.append(body["phone"])
+                if pw_hash is not None:
+                    sets.append("encrypted_password = %s")
+                    params.append(pw_hash)
+                if body.get("email_confirm") is True:
+                    sets.append("email_confirmed_at = coalesce(email_confirmed_at, now())")
+                if ban_given:
+                    sets.append("banned_until = %s")
+                    params.append(banned_until)
+                if app_meta is not None:
+                    sets.append("raw_app_meta_data = %s")
+                    params.append(
+                        json.dumps(users.merge_metadata(row["raw_app_meta_data"] or {}, app_meta))
+                    )
+                if user_meta is not None:
+                    sets.append("raw_user_meta_data = %s")
+                    params.append(
+                        json.dumps(users.merge_metadata(row["raw_user_meta_data"] or {}, user_meta))
+                    )
+                if sets:
+                    sets.append("updated_at = now()")
+                    await conn.execute(
+                        f"update auth.users set {', '.join(sets)} where id = %s", (*params, uid)
+                    )
+                row = await users.get_user(conn, uid)
+        except psycopg.errors.UniqueViolation as exc:
+            raise AuthError(
+                422, "email_exists", "A user with this email address has already been registered"
+            ) from exc
+        assert row is not None
+        return _ok(request, users.user_json(row))
+
+    async def admin_delete(self, request: web.Request) -> web.StreamResponse:
+        self._require_admin(request)
+        uid = request.match_info["id"]
+        async with admin_tx(self.pool) as conn:
+            row = await users.get_user(conn, uid)
+            if row is None:
+                raise AuthError(404, "user_not_found", "User not found")
+            await conn.execute("delete from auth.users where id = %s", (uid,))
+        return _ok(request, {})

@@ -1,0 +1,215 @@
+"""`--seed demo`: Harbour Catering's Main Kitchen with a day of realistic prep.
+
+The catalogues below are plain data so the simulator can reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from caterking_display.localstack.auth import users
+
+if TYPE_CHECKING:
+    from caterking_display.localstack.stack import LocalStack
+
+DEMO_TENANT_NAME = "Harbour Catering"
+DEMO_KITCHEN_NAME = "Main Kitchen"
+DEMO_DISPLAY_EMAIL = "display@demo.caterking.local"
+DEMO_TIMEZONE = "UTC"
+
+STATIONS: tuple[str, ...] = ("Prep", "Grill", "Pastry", "Cold", "Sauce")
+
+# (display_name, initials)
+DEMO_STAFF: tuple[tuple[str, str], ...] = (
+    ("Maria Santos", "MS"),
+    ("Tom Becker", "TB"),
+    ("Aisha Rahman", "AR"),
+    ("Luca Moretti", "LM"),
+    ("Priya Nair", "PN"),
+    ("Sam O'Connor", "SO"),
+)
+
+# (title, quantity, unit, station): realistic catering prep.
+TASK_TEMPLATES: tuple[tuple[str, float | None, str | None, str], ...] = (
+    ("Dice onions", 5, "kg", "Prep"),
+    ("Peel and cube potatoes", 12, "kg", "Prep"),
+    ("Julienne carrots", 3, "kg", "Prep"),
+    ("Pick and chop parsley", 8, "bunches", "Prep"),
+    ("Mince garlic", 500, "g", "Prep"),
+    ("Slice leeks", 4, "kg", "Prep"),
+    ("Roast 40 chicken thighs", 40, "pcs", "Grill"),
+    ("Char-grill zucchini", 6, "kg", "Grill"),
+    ("Sear beef sirloin", 8, "kg", "Grill"),
+    ("Grill halloumi skewers", 60, "pcs", "Grill"),
+    ("Roast root vegetables", 10, "kg", "Grill"),
+    ("Smoke salmon sides", 6, "pcs", "Grill"),
+    ("Bake lemon tarts", 48, "pcs", "Pastry"),
+    ("Whip chantilly cream", 3, "L", "Pastry"),
+    ("Prepare brioche dough", 4, "kg", "Pastry"),
+    ("Pipe choux buns", 120, "pcs", "Pastry"),
+    ("Temper dark chocolate", 2, "kg", "Pastry"),
+    ("Bake focaccia trays", 6, "trays", "Pastry"),
+    ("Assemble caprese platters", 10, "platters", "Cold"),
+    ("Portion Caesar salad", 80, "portions", "Cold"),
+    ("Slice cured meats", 3, "kg", "Cold"),
+    ("Make potato salad", 8, "kg", "Cold"),
+    ("Plate smoked salmon canapés", 150, "pcs", "Cold"),
+    ("Prepare fruit platters", 12, "platters", "Cold"),
+    ("Reduce veal jus", 4, "L", "Sauce"),
+    ("Make hollandaise", 2, "L", "Sauce"),
+    ("Blend salsa verde", 1.5, "L", "Sauce"),
+    ("Simmer tomato sugo", 10, "L", "Sauce"),
+    ("Whisk vinaigrette", 3, "L", "Sauce"),
+    ("Make béchamel", 5, "L", "Sauce"),
+    ("Label and date allergen trays", None, None, "Prep"),
+    ("Brine pork loins", 6, "pcs", "Prep"),
+)
+
+NOTES: tuple[str, ...] = (
+    "",
+    "For the Henley wedding, 120 covers",
+    "Gluten-free batch: separate boards",
+    "Corporate lunch, Dock St",
+    "Nut-free: label clearly",
+    "",
+)
+
+
+def demo_tasks(
+    tenant_id: str, kitchen_id: str, staff_ids: list[str], now: datetime
+) -> list[dict[str, Any]]:
+    """~30 tasks due across the day; some rush/high, some claimed, some done."""
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    rows: list[dict[str, Any]] = []
+    for i, (title, qty, unit, station) in enumerate(TASK_TEMPLATES[:30]):
+        due = start + timedelta(minutes=25 * i)
+        priority = 2 if i % 9 == 4 else 1 if i % 5 == 2 else 0
+        row: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "tenant_id": tenant_id,
+            "kitchen_id": kitchen_id,
+            "title": title,
+            "quantity": qty,
+            "unit": unit,
+            "station": station,
+            "priority": priority,
+            "due_at": due.isoformat(),
+            "status": "pending",
+            "notes": NOTES[i % len(NOTES)],
+        }
+        staff = staff_ids[i % len(staff_ids)]
+        if due < now - timedelta(minutes=30) and i % 4 != 3:
+            row.update(
+                status="done",
+                claimed_by=staff,
+                claimed_at=(due - timedelta(minutes=40)).isoformat(),
+                completed_by=staff,
+                completed_at=(due - timedelta(minutes=5)).isoformat(),
+                claimed_device="demo-seed",
+            )
+        elif i % 6 == 1:
+            row.update(
+                status="claimed",
+                claimed_by=staff,
+                claimed_at=(now - timedelta(minutes=10)).isoformat(),
+                claimed_device="demo-seed",
+            )
+        rows.append(row)
+    return rows
+
+
+async def seed_demo(stack: LocalStack) -> tuple[str, str]:
+    """Create the demo data once; returns the display account (email, password)."""
+    async with stack.pool.connection() as conn, conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock(hashtext('caterking_demo_seed'))")
+        cur = await conn.execute(
+            "select id from public.tenants where name = %s order by created_at limit 1",
+            (DEMO_TENANT_NAME,),
+        )
+        found = await cur.fetchone()
+        if found is None:
+            tenant_id, kitchen_id = await _create_kitchen(conn)
+        else:
+            tenant_id = str(found[0])
+            cur = await conn.execute(
+                "select id from public.kitchens where tenant_id = %s and name = %s limit 1",
+                (tenant_id, DEMO_KITCHEN_NAME),
+            )
+            krow = await cur.fetchone()
+            assert krow is not None, "demo tenant without its kitchen"
+            kitchen_id = str(krow[0])
+        password = await _ensure_display_user(stack, conn, tenant_id, kitchen_id)
+    return DEMO_DISPLAY_EMAIL, password
+
+
+async def _create_kitchen(conn: psycopg.AsyncConnection[Any]) -> tuple[str, str]:
+    tenant_id = str(uuid.uuid4())
+    kitchen_id = str(uuid.uuid4())
+    await conn.execute(
+        "insert into public.tenants (id, name) values (%s, %s)", (tenant_id, DEMO_TENANT_NAME)
+    )
+    await conn.execute(
+        "insert into public.kitchens (id, tenant_id, name, timezone) values (%s, %s, %s, %s)",
+        (kitchen_id, tenant_id, DEMO_KITCHEN_NAME, DEMO_TIMEZONE),
+    )
+    staff_ids = []
+    for name, initials in DEMO_STAFF:
+        sid = str(uuid.uuid4())
+        staff_ids.append(sid)
+        await conn.execute(
+            "insert into public.staff (id, tenant_id, kitchen_id, display_name, initials) "
+            "values (%s, %s, %s, %s, %s)",
+            (sid, tenant_id, kitchen_id, name, initials),
+        )
+    rows = demo_tasks(tenant_id, kitchen_id, staff_ids, datetime.now(UTC))
+    cols = sorted({k for r in rows for k in r})
+    await conn.execute(
+        "insert into public.tasks ("
+        + ", ".join(cols)
+        + ") select "
+        + ", ".join(cols)
+        + " from json_populate_recordset(null::public.tasks, %s::json)",
+        (json.dumps(rows),),
+    )
+    return tenant_id, kitchen_id
+
+
+async def _ensure_display_user(
+    stack: LocalStack, conn: psycopg.AsyncConnection[Any], tenant_id: str, kitchen_id: str
+) -> str:
+    meta = {"tenant_id": tenant_id, "kitchen_id": kitchen_id, "device_kind": "display"}
+    remembered = stack.recall("demo_display_password")
+    user = await users.find_by_email(conn, DEMO_DISPLAY_EMAIL)
+    if user is not None and isinstance(remembered, str) and remembered:
+        if await users.check_password(user["encrypted_password"], remembered):
+            return remembered
+    password = remembered if isinstance(remembered, str) and remembered else _new_password()
+    pw_hash = await users.hash_password(password)
+    if user is None:
+        await users.insert_user(
+            conn,
+            email=DEMO_DISPLAY_EMAIL,
+            password_hash=pw_hash,
+            app_metadata=meta,
+            user_metadata={"name": "Main Kitchen display"},
+            email_confirm=True,
+        )
+    else:
+        await conn.execute(
+            "update auth.users set encrypted_password = %s, updated_at = now(), "
+            "email_confirmed_at = coalesce(email_confirmed_at, now()) where id = %s",
+            (pw_hash, user["id"]),
+        )
+    stack.remember("demo_display_password", password)
+    return password
+
+
+def _new_password() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(12)

@@ -1,0 +1,54 @@
+"""What Supabase's API gateway (Kong) does before a request reaches Auth or REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from caterking_display.localstack import tokens
+
+
+def api_key(request: web.Request) -> str | None:
+    """The `apikey` header (any case) or `?apikey=` query parameter."""
+    return request.headers.get("apikey") or request.query.get("apikey") or None
+
+
+def bearer(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def gateway_refusal(request: web.Request, secret: str) -> web.Response | None:
+    """401 as Kong answers when the apikey is missing or is not one of this project's keys."""
+    key = api_key(request)
+    if key is None:
+        return web.json_response(
+            {
+                "message": "No API key found in request",
+                "hint": "No `apikey` request header or url param was found.",
+            },
+            status=401,
+        )
+    try:
+        tokens.verify(key, secret)
+    except tokens.TokenError:
+        return web.json_response(
+            {
+                "message": "Invalid API key",
+                "hint": "Double check your Supabase `anon` or `service_role` API key.",
+            },
+            status=401,
+        )
+    return None
+
+
+def json_body_or_none(raw: bytes) -> Any:
+    import json
+
+    if not raw.strip():
+        return None
+    return json.loads(raw)

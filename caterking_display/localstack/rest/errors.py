@@ -1,0 +1,90 @@
+"""PostgREST's error bodies and status mapping (supabase-protocol.md §3.3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+from aiohttp import web
+
+
+class RestError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.hint = hint
+
+    def response(self) -> web.Response:
+        body = {
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        }
+        headers = {}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return web.Response(
+            status=self.status,
+            body=json.dumps(body).encode(),
+            content_type="application/json",
+            charset="utf-8",
+            headers=headers,
+        )
+
+
+def parse_error(message: str, details: str | None = None) -> RestError:
+    return RestError(400, "PGRST100", message, details)
+
+
+def status_for_sqlstate(state: str, has_role_claim: bool) -> int:
+    if state == "42501":
+        return 403 if has_role_claim else 401
+    if state in ("23505", "23503"):
+        return 409
+    if state in ("42883", "42P01"):
+        return 404
+    if state == "42P17":
+        return 500
+    if state.startswith("PT") and state[2:].isdigit():
+        return int(state[2:])
+    if state.startswith(("08", "53")):
+        return 503
+    if state == "25006":
+        return 405
+    if state == "57014":  # statement timeout / cancel
+        return 500
+    if state == "P0001":
+        return 400
+    if state.startswith(("P0", "XX", "40")):
+        return 500
+    return 400
+
+
+def from_db_error(exc: psycopg.Error, has_role_claim: bool) -> RestError:
+    state = exc.sqlstate or ""
+    diag: Any = exc.diag
+    message = diag.message_primary or str(exc).strip() or "database error"
+    if not state:
+        # Connection-level failure without a SQLSTATE: retryable unavailability.
+        return RestError(
+            503, "PGRST001", "Database client error. Retrying the connection.", message
+        )
+    return RestError(
+        status_for_sqlstate(state, has_role_claim),
+        state,
+        message,
+        diag.message_detail,
+        diag.message_hint,
+    )

@@ -1,0 +1,535 @@
+"""`/rest/v1`: tables and `rpc/<fn>`, each request one transaction as the JWT's role."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import psycopg
+from aiohttp import web
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from caterking_display.localstack import tokens
+from caterking_display.localstack.db import request_tx
+from caterking_display.localstack.gateway import api_key, bearer, gateway_refusal
+from caterking_display.localstack.rest import query as q
+from caterking_display.localstack.rest.catalog import Catalog, Table
+from caterking_display.localstack.rest.errors import RestError, from_db_error, parse_error
+
+log = logging.getLogger(__name__)
+
+SINGLE_MEDIA = "application/vnd.pgrst.object+json"
+JSON_CT = "application/json; charset=utf-8"
+
+
+@dataclass
+class Ctx:
+    request: web.Request
+    claims: dict[str, Any]
+    role: str
+    pairs: list[tuple[str, str]]
+    prefer: dict[str, str]
+    single: bool
+
+    @property
+    def has_role_claim(self) -> bool:
+        return "role" in self.claims
+
+
+def _prefer(request: web.Request) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for header in request.headers.getall("Prefer", []):
+        for part in header.split(","):
+            k, _, v = part.strip().partition("=")
+            if k:
+                out[k.strip().lower()] = v.strip()
+    return out
+
+
+def _json_response(
+    body: str | None, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    if body is None:
+        return web.Response(status=status, headers=dict(headers or {}))
+    return web.Response(
+        status=status,
+        text=body,
+        content_type="application/json",
+        charset="utf-8",
+        headers=dict(headers or {}),
+    )
+
+
+def _single_error(n: int) -> RestError:
+    return RestError(
+        406,
+        "PGRST116",
+        "JSON object requested, multiple (or no) rows returned",
+        f"The result contains {n} rows",
+    )
+
+
+def _arg_value(value: Any, type_name: str) -> Any:
+    """A JSON argument as a text parameter that Postgres casts to the declared type."""
+    if value is None:
+        return None
+    if type_name in ("json", "jsonb"):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, list):
+        if type_name.endswith("[]"):
+            return [_arg_value(v, type_name[:-2]) for v in value]
+        return json.dumps(value)
+    return str(value)
+
+
+class RestService:
+    def __init__(self, pool: AsyncConnectionPool, jwt_secret: str, roles: frozenset[str]) -> None:
+        self.pool = pool
+        self.jwt_secret = jwt_secret
+        self.roles = roles
+        self.catalog = Catalog(pool)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/rest/v1/rpc/{fn}", self._handle_rpc)
+        app.router.add_route("*", "/rest/v1/{table}", self._handle_table)
+        app.router.add_route("*", "/rest/v1/", self._handle_root)
+
+    # -- envelope --------------------------------------------------------------------------
+
+    def _context(self, request: web.Request) -> Ctx:
+        token = bearer(request) or api_key(request)
+        try:
+            claims = tokens.verify(token, self.jwt_secret)
+        except tokens.TokenError as exc:
+            if exc.expired:
+                raise RestError(401, "PGRST303", "JWT expired") from exc
+            raise RestError(401, "PGRST301", exc.message) from exc
+        role = str(claims.get("role") or "anon")
+        if role not in self.roles:
+            raise RestError(403, "42501", f'permission denied to set role "{role}"')
+        for header in ("Accept-Profile", "Content-Profile"):
+            schema = request.headers.get(header)
+            if schema is not None and schema != "public":
+                raise RestError(
+                    406,
+                    "PGRST106",
+                    "Invalid schema: " + schema,
+                    hint="Only the following schemas are exposed: public",
+                )
+        pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)
+        accept = request.headers.get("Accept", "")
+        return Ctx(request, claims, role, pairs, _prefer(request), SINGLE_MEDIA in accept)
+
+    async def _guard(self, request: web.Request, fn: Any) -> web.StreamResponse:
+        refused = gateway_refusal(request, self.jwt_secret)
+        if refused is not None:
+            return refused
+        ctx: Ctx | None = None
+        try:
+            ctx = self._context(request)
+            response: web.StreamResponse = await fn(ctx)
+        except RestError as err:
+            return err.response()
+        except PoolTimeout:
+            return RestError(
+                503, "PGRST003", "Timed out acquiring connection from connection pool."
+            ).response()
+        except psycopg.Error as exc:
+            db_err = from_db_error(exc, ctx.has_role_claim if ctx else False)
+            if db_err.status >= 500:
+                log.warning("rest: %s %s: %s", request.method, request.path, exc)
+            return db_err.response()
+        except Exception:
+            log.exception("rest: unexpected failure on %s %s", request.method, request.path)
+            return RestError(500, "PGRST000", "Internal server error").response()
+        if request.method == "HEAD" and isinstance(response, web.Response):
+            response.body = b""
+        return response
+
+    def _tx(self, ctx: Ctx, read_only: bool) -> Any:
+        return request_tx(
+            self.pool,
+            role=ctx.role,
+            claims={"role": ctx.role, **ctx.claims},
+            headers=dict(ctx.request.headers),
+            method=ctx.request.method,
+            path=ctx.request.path,
+            read_only=read_only,
+        )
+
+    async def _body(self, ctx: Ctx) -> Any:
+        raw = await ctx.request.read()
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise RestError(
+                400, "PGRST102", "Empty or invalid json", f"JSON could not be parsed: {exc}"
+            ) from exc
+
+    async def _table(self, name: str) -> Table:
+        table = await self.catalog.table(name)
+        if table is None:
+            raise RestError(
+                404, "PGRST205", f"Could not find the table 'public.{name}' in the schema cache"
+            )
+        return table
+
+    # -- routes ----------------------------------------------------------------------------
+
+    async def _handle_root(self, request: web.Request) -> web.StreamResponse:
+        async def root(ctx: Ctx) -> web.StreamResponse:
+            return _json_response(json.dumps({"swagger": "2.0", "info": {"title": "local"}}))
+
+        return await self._guard(request, root)
+
+    async def _handle_table(self, request: web.Request) -> web.StreamResponse:
+        method = request.method
+        handlers = {
+            "GET": self._read,
+            "HEAD": self._read,
+            "POST": self._insert,
+            "PATCH": self._update,
+            "DELETE": self._delete,
+        }
+        handler = handlers.get(method)
+        if handler is None:
+            return RestError(405, "PGRST117", f"Unsupported HTTP method: {method}").response()
+        return await self._guard(request, handler)
+
+    async def _handle_rpc(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD", "POST"):
+            return RestError(
+                405, "PGRST101", "Only GET, HEAD and POST are allowed for functions"
+            ).response()
+        return await self._guard(request, self._rpc)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def _read(self, ctx: Ctx) -> web.StreamResponse:
+        table = await self._table(ctx.request.match_info["table"])
+        rq = q.parse_query(ctx.pairs)
+        if rq.on_conflict is not None or rq.columns is not None:
+            raise parse_error("on_conflict and columns are for writes")
+        params: list[Any] = []
+        select = q.render_select(rq.select, table, table.name)
+        where = q.render_filter(rq.where, table, params)
+        order = q.render_order(rq.order, table)
+        inner = sql.SQL("select {} from {} where {}{}").format(
+            select, q.table_ident(table), where, order
+        )
+        page_params = list(params)
+        if rq.limit is not None:
+            inner += sql.SQL(" limit %s")
+            page_params.append(rq.limit)
+        if rq.offset:
+            inner += sql.SQL(" offset %s")
+            page_params.append(rq.offset)
+        stmt = sql.SQL("select coalesce(json_agg(_t), '[]')::text, count(*) from ({}) _t").format(
+            inner
+        )
+        want_count = ctx.prefer.get("count") in ("exact", "planned", "estimated")
+        total: int | None = None
+        async with self._tx(ctx, read_only=True) as conn:
+            cur = await conn.execute(stmt, page_params)
+            row = await cur.fetchone()
+            assert row is not None
+            body, n = str(row[0]), int(row[1])
+            if want_count:
+                cur = await conn.execute(
+                    sql.SQL("select count(*) from {} where {}").format(q.table_ident(table), where),
+                    params,
+                )
+                crow = await cur.fetchone()
+                total = int(crow[0]) if crow else 0
+        headers = {"Content-Range": self._range(rq.offset, n, total)}
+        status = 200
+        if total is not None and n and (rq.offset > 0 or rq.offset + n < total):
+            status = 206
+        if ctx.single:
+            if n != 1:
+                raise _single_error(n)
+            body = json.dumps(json.loads(body)[0])
+        return _json_response(body, status, headers)
+
+    @staticmethod
+    def _range(offset: int, n: int, total: int | None) -> str:
+        tot = "*" if total is None else str(total)
+        if n == 0:
+            return f"*/{tot}"
+        return f"{offset}-{offset + n - 1}/{tot}"
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _columns(self, table: Table, names: list[str]) -> list[str]:
+        for c in names:
+            if c not in table.columns:
+                raise RestError(
+                    400,
+                    "PGRST204",
+                    f"Could not find the '{c}' column of '{table.name}' in the schema cache",
+                )
+        return names
+
+    async def _write(
+        self,
+        ctx: Ctx,
+        table: Table,
+        dml: sql.Composable,
+        params: list[Any],
+        rq: q.ReadQuery,
+        ok_status: int,
+    ) -> web.StreamResponse:
+        representation = ctx.prefer.get("return") == "representation"
+        async with self._tx(ctx, read_only=False) as conn:
+            if representation:
+                stmt = sql.SQL(
+                    "with _w as ({} returning {}.*) "
+                    "select coalesce(json_agg(_t), '[]')::text, count(*) "
+                    "from (select {} from _w) _t"
+                ).format(
+                    dml,
+                    sql.Identifier(table.name),
+                    q.render_select(rq.select, table, "_w"),
+                )
+                cur = await conn.execute(stmt, params)
+                row = await cur.fetchone()
+                assert row is not None
+                body: str | None = str(row[0])
+                n = int(row[1])
+            else:
+                cur = await conn.execute(dml, params)
+                n = max(cur.rowcount, 0)
+                body = None
+            if ctx.single and n != 1:
+                raise _single_error(n)  # rolls the transaction back, as PostgREST does
+        headers = {}
+        if ctx.prefer.get("count"):
+            headers["Content-Range"] = f"*/{n}"
+        if body is None:
+            return _json_response(None, ok_status if ok_status == 201 else 204, headers)
+        if ctx.single:
+            body = json.dumps(json.loads(body)[0])
+        return _json_response(body, ok_status, headers)
+
+    async def _insert(self, ctx: Ctx) -> web.StreamResponse:
+        table = await self._table(ctx.request.match_info["table"])
+        rq = q.parse_query(ctx.pairs)
+        if rq.where.items:
+            raise parse_error("filters are not allowed on inserts")
+        payload = await self._body(ctx)
+        if isinstance(payload, dict):
+            rows = [payload]
+        elif isinstance(payload, list) and all(isinstance(r, dict) for r in payload):
+            rows = payload
+        else:
+            raise RestError(
+                400,
+                "PGRST102",
+                "Empty or invalid json",
+                "The body must be a JSON object or an array of objects",
+            )
+        if not rows:
+            empty = "[]" if ctx.prefer.get("return") == "representation" else None
+            if ctx.single:
+                raise _single_error(0)
+            return _json_response(empty, 201, {"Content-Range": "*/0"})
+        if rq.columns is not None:
+            names = rq.columns
+        else:
+            seen: dict[str, None] = {}
+            for r in rows:
+                for k in r:
+                    seen.setdefault(k, None)
+            names = list(seen)
+        cols = self._columns(table, names)
+        tbl = q.table_ident(table)
+        if cols:
+            col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+            dml = sql.SQL(
+                "insert into {} ({}) select {} from json_populate_recordset(null::{}, %s::json)"
+            ).format(tbl, col_list, col_list, tbl)
+            params: list[Any] = [json.dumps(rows)]
+        else:
+            if len(rows) != 1:
+                raise parse_error("bulk insert needs at least one column")
+            dml = sql.SQL("insert into {} default values").format(tbl)
+            params = []
+        resolution = ctx.prefer.get("resolution")
+        if resolution in ("merge-duplicates", "ignore-duplicates"):
+            target = rq.on_conflict or list(table.pk)
+            if not target:
+                raise parse_error(
+                    "upsert needs on_conflict or a primary key", f"table {table.name} has none"
+                )
+            for c in target:
+                q.check_column(table, c)
+            target_sql = sql.SQL(", ").join(sql.Identifier(c) for c in target)
+            updates = [c for c in cols if c not in target]
+            if resolution == "ignore-duplicates" or not updates:
+                dml += sql.SQL(" on conflict ({}) do nothing").format(target_sql)
+            else:
+                sets = sql.SQL(", ").join(
+                    sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in updates
+                )
+                dml += sql.SQL(" on conflict ({}) do update set {}").format(target_sql, sets)
+        elif rq.on_conflict is not None:
+            # PostgREST ignores on_conflict without a resolution preference.
+            pass
+        return await self._write(ctx, table, dml, params, rq, 201)
+
+    async def _update(self, ctx: Ctx) -> web.StreamResponse:
+        table = await self._table(ctx.request.match_info["table"])
+        rq = q.parse_query(ctx.pairs)
+        payload = await self._body(ctx)
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            raise RestError(
+                400, "PGRST102", "Empty or invalid json", "An update takes one JSON object"
+            )
+        cols = self._columns(table, list(payload))
+        params: list[Any] = []
+        if not cols:
+            # Nothing to set: PostgREST answers with no rows changed.
+            where = q.render_filter(rq.where, table, params)
+            rep = ctx.prefer.get("return") == "representation"
+            return _json_response("[]" if rep else None, 200 if rep else 204)
+        tbl = q.table_ident(table)
+        sets = sql.SQL(", ").join(
+            sql.SQL("{} = _r.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in cols
+        )
+        params.append(json.dumps(payload))
+        where = q.render_filter(rq.where, table, params)
+        dml = sql.SQL(
+            "update {} set {} from json_populate_record(null::{}, %s::json) _r where {}"
+        ).format(tbl, sets, tbl, where)
+        return await self._write(ctx, table, dml, params, rq, 200)
+
+    async def _delete(self, ctx: Ctx) -> web.StreamResponse:
+        table = await self._table(ctx.request.match_info["table"])
+        rq = q.parse_query(ctx.pairs)
+        await ctx.request.read()  # supabase-py sends `{}`; ignored
+        params: list[Any] = []
+        where = q.render_filter(rq.where, table, params)
+        dml = sql.SQL("delete from {} where {}").format(q.table_ident(table), where)
+        return await self._write(ctx, table, dml, params, rq, 200)
+
+    # -- rpc --------------------------------------------------------------------------------
+
+    async def _rpc(self, ctx: Ctx) -> web.StreamResponse:
+        name = ctx.request.match_info["fn"]
+        method = ctx.request.method
+        if method == "POST":
+            payload = await self._body(ctx)
+            if payload is None:
+                payload = {}
+            if not isinstance(payload, dict):
+                raise RestError(
+                    400,
+                    "PGRST102",
+                    "Empty or invalid json",
+                    "RPC arguments are a JSON object of named arguments",
+                )
+            args = payload
+        else:
+            rq = q.parse_query(ctx.pairs, filters=False)
+            args = dict(rq.extra)
+        fn = await self._find_function(name, args)
+        call_args = sql.SQL(", ").join(
+            sql.SQL("{} => %s::{}").format(sql.Identifier(a), sql.SQL(fn.arg_types[a]))
+            for a in args
+        )
+        values = [_arg_value(args[a], fn.arg_types[a]) for a in args]
+        call = sql.SQL("{}({})").format(sql.Identifier("public", name), call_args)
+        if fn.returns_void:
+            stmt: sql.Composable = sql.SQL("select {}").format(call)
+        elif fn.returns_set and fn.composite:
+            stmt = sql.SQL("select coalesce(json_agg(_r), '[]')::text from {} _r").format(call)
+        elif fn.returns_set:
+            stmt = sql.SQL("select coalesce(json_agg(_r._v), '[]')::text from {} as _r(_v)").format(
+                call
+            )
+        elif fn.composite:
+            stmt = sql.SQL("select to_json(_r)::text from {} _r").format(call)
+        else:
+            stmt = sql.SQL("select to_json({})::text").format(call)
+        async with self._tx(ctx, read_only=method != "POST") as conn:
+            cur = await conn.execute(stmt, values)
+            row = await cur.fetchone()
+        if fn.returns_void:
+            return _json_response(None, 204)
+        body = "null" if row is None or row[0] is None else str(row[0])
+        if ctx.single and fn.returns_set:
+            items = json.loads(body)
+            if len(items) != 1:
+                raise _single_error(len(items))
+            body = json.dumps(items[0])
+        return _json_response(body, 200)
+
+    async def _find_function(self, name: str, args: Mapping[str, Any]) -> _Function:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "select coalesce(p.proargnames, '{}'::text[]), "
+                "coalesce(p.proargmodes::text[], '{}'::text[]), "
+                "array(select format_type(u.t, null) from unnest(p.proargtypes::oid[]) "
+                "  with ordinality u(t, o) order by u.o), "
+                "p.pronargdefaults, p.proretset, t.typtype in ('c', 'p') "
+                "  and p.prorettype <> 'void'::regtype, p.prorettype = 'void'::regtype "
+                "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "join pg_type t on t.oid = p.prorettype "
+                "where n.nspname = 'public' and p.proname = %s and p.prokind = 'f'",
+                (name,),
+            )
+            rows = await cur.fetchall()
+        given = set(args)
+        candidates: list[_Function] = []
+        for names, modes, in_types, n_defaults, retset, composite, void in rows:
+            modes = list(modes) or ["i"] * len(in_types)
+            all_names = list(names) + [""] * (len(modes) - len(names))
+            in_names = [
+                nm for nm, md in zip(all_names, modes, strict=False) if md in ("i", "b", "v")
+            ]
+            fn = _Function(
+                dict(zip(in_names, in_types, strict=False)),
+                in_names[: len(in_names) - int(n_defaults)],
+                bool(retset),
+                bool(composite),
+                bool(void),
+            )
+            candidates.append(fn)
+            if given <= set(fn.arg_types) - {""} and set(fn.required) <= given:
+                return fn
+        listed = ", ".join(sorted(given))
+        hint = None
+        if candidates:
+            params = ", ".join(n for n in candidates[0].arg_types if n)
+            hint = f"Perhaps you meant to call the function public.{name}({params})"
+        raise RestError(
+            404,
+            "PGRST202",
+            f"Could not find the function public.{name}({listed}) in the schema cache",
+            f"Searched for the function public.{name} with parameters {listed} or with a "
+            "single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+            hint,
+        )
+
+
+@dataclass
+class _Function:
+    arg_types: dict[str, str]
+    required: list[str]
+    returns_set: bool
+    composite: bool
+    returns_void: bool
