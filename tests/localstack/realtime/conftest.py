@@ -72,7 +72,7 @@ async def stop_stack(stack: Stack, runner: web.AppRunner) -> None:
 
 
 @pytest.fixture
-async def stack(db_url: str) -> AsyncIterator[Stack]:
+async def rts(db_url: str) -> AsyncIterator[Stack]:
     st, runner = await start_stack(db_url)
     try:
         yield st
@@ -80,9 +80,9 @@ async def stack(db_url: str) -> AsyncIterator[Stack]:
         await stop_stack(st, runner)
 
 
-async def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+async def wait_for(cond: Callable[[], Any], limit: float = 5.0, what: str = "condition") -> Any:
     """Poll `cond` until truthy (no fixed sleeps in tests)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while True:
         value = cond()
         if isinstance(value, Awaitable):

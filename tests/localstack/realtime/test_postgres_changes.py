@@ -10,7 +10,8 @@ from .conftest import Stack, wait_for
 from .helpers import subscribe_changes
 
 
-async def test_insert_update_delete_without_filter(stack: Stack) -> None:
+async def test_insert_update_delete_without_filter(rts: Stack) -> None:
+    stack = rts
     k = stack.seed()
     rec = await subscribe_changes(stack, stack.service_key)
     try:
@@ -44,7 +45,8 @@ async def test_insert_update_delete_without_filter(stack: Stack) -> None:
         await rec.client.close()
 
 
-async def test_event_filter_and_commit_order(stack: Stack) -> None:
+async def test_event_filter_and_commit_order(rts: Stack) -> None:
+    stack = rts
     k = stack.seed()
     rec = await subscribe_changes(
         stack, stack.service_key, bindings=[{"event": "UPDATE", "table": "tasks"}]
@@ -61,7 +63,8 @@ async def test_event_filter_and_commit_order(stack: Stack) -> None:
         await rec.client.close()
 
 
-async def test_filter_moving_in_and_out(stack: Stack) -> None:
+async def test_filter_moving_in_and_out(rts: Stack) -> None:
+    stack = rts
     k = stack.seed()
     other = stack.seed()
     rec = await subscribe_changes(
@@ -86,7 +89,8 @@ async def test_filter_moving_in_and_out(stack: Stack) -> None:
         await rec.client.close()
 
 
-async def test_filter_ops_move_in_out(stack: Stack) -> None:
+async def test_filter_ops_move_in_out(rts: Stack) -> None:
+    stack = rts
     k = stack.seed()
     rec = await subscribe_changes(
         stack,
@@ -112,7 +116,8 @@ async def test_filter_ops_move_in_out(stack: Stack) -> None:
         await rec.client.close()
 
 
-async def test_rls_tenant_isolation_with_and_without_filter(stack: Stack) -> None:
+async def test_rls_tenant_isolation_with_and_without_filter(rts: Stack) -> None:
+    stack = rts
     a = stack.seed()
     b = stack.seed()
     rec_a = await subscribe_changes(stack, stack.device_token(a))
@@ -139,7 +144,8 @@ async def test_rls_tenant_isolation_with_and_without_filter(stack: Stack) -> Non
             await r.client.close()
 
 
-async def test_unknown_table_and_bad_filter_system_errors(stack: Stack) -> None:
+async def test_unknown_table_and_bad_filter_system_errors(rts: Stack) -> None:
+    stack = rts
     from realtime import AsyncRealtimeClient
 
     client = AsyncRealtimeClient(stack.ws_url, stack.service_key, auto_reconnect=False)
