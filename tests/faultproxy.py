@@ -33,6 +33,7 @@ class FaultProxy:
         self._blackhole = False
         self._latency = 0.0
         self.accepted = 0
+        self._ws_clients: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -68,6 +69,24 @@ class FaultProxy:
             n += 1
         self._conns.clear()
         return n
+
+    def inject_ws_text(self, text: str) -> int:
+        """Send a WebSocket text frame to every client whose connection was upgraded,
+        as if the server had sent it. Returns how many got it."""
+        data = text.encode()
+        n = len(data)
+        if n < 126:
+            head = bytes([0x81, n])
+        elif n < 65536:
+            head = bytes([0x81, 126]) + n.to_bytes(2, "big")
+        else:
+            head = bytes([0x81, 127]) + n.to_bytes(8, "big")
+        count = 0
+        for w in list(self._ws_clients):
+            if not w.is_closing():
+                w.write(head + data)
+                count += 1
+        return count
 
     def blackhole(self, on: bool = True) -> None:
         self._blackhole = on
@@ -118,11 +137,16 @@ class FaultProxy:
         dst: asyncio.StreamWriter,
         pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
     ) -> None:
+        to_client = dst is pair[0]
+        first = True
         try:
             while True:
                 data = await src.read(65536)
                 if not data:
                     break
+                if first and to_client and data.startswith(b"HTTP/1.1 101"):
+                    self._ws_clients.add(dst)
+                first = False
                 if self._blackhole:
                     continue
                 if self._latency:
@@ -134,6 +158,7 @@ class FaultProxy:
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._ws_clients.discard(pair[0])
             if pair in self._conns:
                 self._conns.discard(pair)
                 for w in pair:
