@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from caterking_display.backend.types import AuthRejected, Backend, Session, TransportError
@@ -30,6 +31,7 @@ class DeviceAuth:
         self._settings = settings
         self._session: Session | None = None
         self._got_at = 0.0
+        self._lifetime = 0.0
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
 
@@ -40,6 +42,11 @@ class DeviceAuth:
     def _take(self, session: Session) -> Session:
         self._session = session
         self._got_at = self._clock.monotonic()
+        # The lifetime is the shorter of the issued ``expires_in`` and what ``expires_at``
+        # leaves (exp is whole seconds, so a token can live up to 1 s less than issued;
+        # a device clock running ahead only makes us refresh earlier).
+        left = session.expires_at - time.time()
+        self._lifetime = max(0.5, min(session.expires_in, left))
         self._backend.set_session(session)
         self._changed.set()
         return session
@@ -89,7 +96,7 @@ class DeviceAuth:
         s = self._session
         if s is None:
             return 0.0
-        due = self._got_at + s.expires_in * self._settings.refresh_fraction
+        due = self._got_at + self._lifetime * self._settings.refresh_fraction
         return max(0.0, due - self._clock.monotonic())
 
     async def run_refresher(

@@ -1,0 +1,135 @@
+"""Short-lived tokens (no missed event, no auth_failed) and reconnect hygiene (no growth
+in tasks, channels, sockets or memory)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from caterking_display.domain.sync_status import ConnectionState as S
+from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.stack import LocalStack
+from tests.faultproxy import FaultProxy
+from tests.localstack.conftest import StackThread
+from tests.pg import TEMPLATE_DB, Kitchen, add_task, seed_kitchen
+from tests.sync.integration.conftest import Clients, create_display
+from tests.sync.util import until
+
+JWT_EXPIRY = 4
+
+
+@pytest.fixture(scope="module")
+def short_jwt_stack(
+    pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    name = f"sj_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(f"create database {name} template {TEMPLATE_DB}")
+    data_dir: Path = tmp_path_factory.mktemp("short-jwt")
+    try:
+        with StackThread(
+            LocalStack(data_dir, db_url=pg_server.url(name), jwt_expiry=JWT_EXPIRY)
+        ) as s:
+            yield s
+    finally:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+async def test_short_tokens_over_several_expiries_miss_nothing(
+    short_jwt_stack: LocalStack,
+) -> None:
+    stack = short_jwt_stack
+    with psycopg.connect(stack.db_dsn, autocommit=True) as conn:
+        k: Kitchen = seed_kitchen(conn)  # type: ignore[arg-type]
+    dev = create_display(stack.url, stack.service_role_key, k)
+    c = Clients(stack.url, stack.anon_key, dev)
+    try:
+        a = c.make("pass-a")
+        b = c.make("pass-b")
+        await until(lambda: a.status.state is S.LIVE and b.status.state is S.LIVE, 10)
+        seen_states: set[S] = set()
+        for e in (a, b):
+            e.on_status(lambda st: seen_states.add(st.state))
+        arrived: dict[str, float] = {}
+        inserted: dict[str, float] = {}
+
+        def on_change(ids: frozenset[str]) -> None:
+            for i in ids:
+                arrived.setdefault(i, time.monotonic())
+
+        b.store.subscribe(on_change)
+        end = time.monotonic() + 3 * JWT_EXPIRY + 1  # three expiries
+        with psycopg.connect(stack.db_dsn, autocommit=True) as conn:
+            while time.monotonic() < end:
+                tid = add_task(conn, k, title=f"Batch {len(inserted)}")  # type: ignore[arg-type]
+                inserted[tid] = time.monotonic()
+                await asyncio.sleep(0.25)
+        await until(lambda: all(t in b.store.view().tasks for t in inserted), 3)
+        late = {t: arrived[t] - inserted[t] for t in inserted if arrived[t] - inserted[t] > 1.0}
+        assert not late, f"events arrived late (missed by realtime, found by resync): {late}"
+        assert S.AUTH_FAILED not in seen_states
+        assert a.auth.session is not None and b.backend.clock_skew is not None
+        assert a.supervisor.links_opened == 1 and b.supervisor.links_opened == 1
+        assert a.status.state is S.LIVE and b.status.state is S.LIVE
+    finally:
+        await c.close()
+
+
+def _client_sockets(port: int) -> int:
+    return sum(
+        1
+        for cn in psutil.Process().net_connections("tcp")
+        if cn.raddr and cn.raddr.port == port and cn.status == psutil.CONN_ESTABLISHED
+    )
+
+
+RECONNECTS = 80
+
+
+async def test_forced_reconnects_leave_no_growth(clients: Clients, proxy: FaultProxy) -> None:
+    """RECONNECTS link rebuilds (each: socket, join, change feed, board fetch) through
+    close-all; each takes ~0.18 s here, so the suite runs 80 (see docs/benchmarks.md)."""
+    a = clients.make("pass-a", backoff_base=0.01, backoff_cap=0.02)
+    await until(lambda: a.status.state is S.LIVE, 10)
+
+    def measure() -> tuple[int, int, int, int]:
+        gc.collect()
+        return (
+            len(asyncio.all_tasks()),
+            _client_sockets(proxy.port),
+            len(a.supervisor.link._client.channels) if a.supervisor.link else 0,  # type: ignore[attr-defined]
+            psutil.Process().memory_info().rss,
+        )
+
+    async def bounce(n: int) -> None:
+        for _ in range(n):
+            opened = a.supervisor.links_opened
+            proxy.close_all()
+            await until(
+                lambda o=opened: a.supervisor.links_opened > o and a.status.state is S.LIVE, 10
+            )
+
+    await bounce(20)  # warm up caches, pools, lazy imports
+    await asyncio.sleep(0.3)
+    t0, s0, c0, m0 = measure()
+    start = time.monotonic()
+    await bounce(RECONNECTS)
+    elapsed = time.monotonic() - start
+    await asyncio.sleep(0.3)
+    t1, s1, c1, m1 = measure()
+    print(
+        f"{RECONNECTS} reconnects in {elapsed:.1f} s; tasks {t0}->{t1}, sockets {s0}->{s1}, "
+        f"channels {c0}->{c1}, rss {m0 / 2**20:.1f}->{m1 / 2**20:.1f} MiB"
+    )
+    assert t1 <= t0 + 2
+    assert s1 <= s0 + 1 and c1 == c0 == 1
+    assert m1 - m0 < 20 * 2**20
