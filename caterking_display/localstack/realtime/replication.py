@@ -117,8 +117,11 @@ class PgOutputDecoder:
             pos += 8
             cols.append(Column(cname, type_oid, flags))
         rel = Relation(oid, schema, name, replident, cols)
+        before = self.relations.get(oid)
         self.relations[oid] = rel
-        if self.on_relation is not None:
+        # pgoutput re-sends Relation in every decoding session (every poll): only a real
+        # change of the table's shape invalidates the catalog caches.
+        if before != rel and before is not None and self.on_relation is not None:
             self.on_relation(rel)
 
     @staticmethod
