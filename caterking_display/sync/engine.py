@@ -55,6 +55,7 @@ class SyncEngine:
             backend,
             settings,
             renew_token=self._renew,
+            ensure_session=self.auth.ensure,
             on_confirmed=self.tracker.synced,
         )
         self.supervisor = Supervisor(

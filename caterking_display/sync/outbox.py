@@ -41,6 +41,7 @@ class Outbox:
         settings: SyncSettings,
         *,
         renew_token: Callable[[], Awaitable[None]],
+        ensure_session: Callable[[], Awaitable[object]] | None = None,
         on_confirmed: Callable[[], None] = lambda: None,
         on_error: Callable[[str], None] = lambda _e: None,
     ) -> None:
@@ -48,6 +49,7 @@ class Outbox:
         self._backend = backend
         self._settings = settings
         self._renew = renew_token
+        self._ensure = ensure_session
         self._on_confirmed = on_confirmed
         self._on_error = on_error
         self._backoff = Backoff(settings.backoff_base, settings.backoff_cap, settings.rng)
@@ -82,6 +84,14 @@ class Outbox:
         """Send ops until the outbox is empty."""
         failures = 0
         while (op := self._store.next_op()) is not None:
+            if self._ensure is not None:
+                try:
+                    await self._ensure()  # never send as anon: sign in first
+                except Exception as exc:
+                    failures += 1
+                    self._on_error(str(exc))
+                    await self._wait(failures)
+                    continue
             try:
                 result = await self._send(op)
             except AuthExpired as exc:
