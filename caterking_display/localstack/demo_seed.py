@@ -185,8 +185,20 @@ async def _ensure_display_user(
     meta = {"tenant_id": tenant_id, "kitchen_id": kitchen_id, "device_kind": "display"}
     remembered = stack.recall("demo_display_password")
     user = await users.find_by_email(conn, DEMO_DISPLAY_EMAIL)
-    if user is not None and isinstance(remembered, str) and remembered:
-        if await users.check_password(user["encrypted_password"], remembered):
+    if user is not None:
+        # Keep the account pointing at this database's demo kitchen.
+        current = dict(user["raw_app_meta_data"] or {})
+        if any(current.get(k) != v for k, v in meta.items()):
+            current.update(meta)
+            await conn.execute(
+                "update auth.users set raw_app_meta_data = %s, updated_at = now() where id = %s",
+                (json.dumps(current), user["id"]),
+            )
+        if (
+            isinstance(remembered, str)
+            and remembered
+            and await users.check_password(user["encrypted_password"], remembered)
+        ):
             return remembered
     password = remembered if isinstance(remembered, str) and remembered else _new_password()
     pw_hash = await users.hash_password(password)

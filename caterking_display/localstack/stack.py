@@ -209,6 +209,8 @@ class LocalStack:
             max_size=20,
             kwargs={"autocommit": True, "application_name": "caterking-localstack"},
             timeout=10,
+            # A connection broken by a Postgres restart is replaced, not handed out.
+            check=AsyncConnectionPool.check_connection,
             open=False,
         )
         await self._pool.open(wait=True, timeout=30)

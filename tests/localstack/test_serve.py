@@ -99,6 +99,7 @@ def test_serve_lifecycle(tmp_path: Path) -> None:
         c = create_client(url, env["SUPABASE_ANON_KEY"], options())
         s = c.auth.sign_in_with_password({"email": env["DEMO_DISPLAY_EMAIL"], "password": password})
         assert s.session is not None and s.user is not None
+        assert s.session.expires_in == 600
         assert s.user.app_metadata["device_kind"] == "display"
         token = s.session.access_token
         tasks = c.table("tasks").select("id,title,station,status,priority").execute().data
