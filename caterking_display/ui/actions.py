@@ -47,7 +47,7 @@ REGISTRY: tuple[BoardAction, ...] = (
 BY_ID: Mapping[str, BoardAction] = {a.id: a for a in REGISTRY}
 
 DIALOG_KEYS: tuple[tuple[str, str], ...] = (
-    ("escape", "Close a dialog or cancel the picker"),
+    ("Esc", "Close a dialog or cancel the picker"),
     ("1–9", "Choose a chef in the picker"),
 )
 

@@ -68,6 +68,7 @@ class BoardApp(App[None], inherit_bindings=False):
     ]
     BINDINGS = registry.bindings()  # type: ignore[assignment]
     TITLE = "CaterKing Display"
+    AUTO_FOCUS = None  # the board itself takes the keys; nothing on it holds focus
 
     def __init__(
         self,

@@ -161,15 +161,17 @@ async def test_station_filter_cycles_and_is_shown() -> None:
         assert len(app._cards) == 4
         header = app.query_one(StatusLine)
         await pilot.press("s")  # stations seen: Grill, Pastry, Veg
-        assert app.station == "Grill"
+        await wait_for(pilot, lambda: app.station == "Grill")
         assert set(app._cards) == {ROAST}
-        assert "Grill" in header.render().plain
+        assert header.facts.station == "Grill"
         assert app.selected_id == ROAST
         await pilot.press("s", "s")
-        assert app.station == "Veg" and len(app._cards) == 2
+        await wait_for(pilot, lambda: app.station == "Veg")
+        assert len(app._cards) == 2
         await pilot.press("s")
-        assert app.station is None and len(app._cards) == 4
-        assert "All stations" in header.render().plain
+        await wait_for(pilot, lambda: app.station is None)
+        assert len(app._cards) == 4
+        assert header.facts.station == "All stations"
 
 
 async def test_configured_stations_are_cycled() -> None:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from caterking_display.domain.board import FailedAction
+from caterking_display.store.messages import plain_reason
 
 _VERB = {"claim": "Claim", "complete": "Done", "release": "Release", "reopen": "Recall"}
 
@@ -30,7 +31,7 @@ def failed_table(
     table.add_column("Who")
     table.add_column("Why")
     for f in sorted(failed, key=lambda f: f.at, reverse=True):
-        why = f.outcome if not f.reason else f"{f.outcome}: {f.reason}"
+        why = plain_reason(f.reason)
         table.add_row(
             f"{f.at.astimezone(tz):%H:%M}",
             _VERB.get(f.op.action.value, f.op.action.value),

@@ -27,6 +27,10 @@ class CardList(VerticalScroll, can_focus=False):
     """The scrolling body of a column; keys go to the app, not to the scroller."""
 
 
+class PageButton(Button, can_focus=False):
+    """Page a column (touch has no swipe). Never takes focus, so keys stay with the board."""
+
+
 class Column(Vertical):
     """One of To do / In progress / Done."""
 
@@ -47,12 +51,10 @@ class Column(Vertical):
         yield Static(_EMPTY_TEXT[self.column_id], classes="column-empty", markup=False)
         yield CardList(classes="card-list")
         with Horizontal(classes="pager"):
-            yield Button("▲ Page", classes="page-up")
-            yield Button("▼ Page", classes="page-down")
+            yield PageButton("▲ Page", classes="page-up")
+            yield PageButton("▼ Page", classes="page-down")
 
     def on_mount(self) -> None:
-        for button in self.query(Button):
-            button.can_focus = False
         self.query_one(".pager").display = False
 
     @property

@@ -104,11 +104,11 @@ class TaskCard(Widget):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"task-card--{name}", partial=True)
 
-    def _claimer(self, name: str) -> Text:
+    def _claimer(self, name: str, sync_word: bool) -> Text:
         f = self.facts
         right = Text()
         if f.syncing:
-            right.append(SYNCING, self._style("syncing"))
+            right.append(SYNCING if sync_word else SYNCING[0], self._style("syncing"))
         if name:
             if right:
                 right.append(" ")
@@ -128,7 +128,10 @@ class TaskCard(Widget):
         title.truncate(width, overflow="ellipsis")
 
         meta = self._style("meta")
-        line2 = _spread(Text(f.detail, meta), Text(f.due_clock, meta), width)
+        clock = f.due_clock
+        if len(f.detail) + 1 + len(clock) > width:
+            clock = clock.rpartition(" ")[2]  # "due 11:30" -> "11:30" where narrow
+        line2 = _spread(Text(f.detail, meta), Text(clock, meta), width)
 
         left = Text(f.countdown)
         if f.urgency is Urgency.SOON:
@@ -137,9 +140,11 @@ class TaskCard(Widget):
             left.stylize(self._style("late"))
         else:
             left.stylize(meta)
-        right = self._claimer(f.who)
-        if left.cell_len + 1 + right.cell_len > width and f.who_short:
-            right = self._claimer(f.who_short)  # initials where the card is narrow
+        # Full name where it fits, then initials, then the bare syncing mark.
+        for name, sync_word in ((f.who, True), (f.who_short, True), (f.who_short, False)):
+            right = self._claimer(name, sync_word)
+            if left.cell_len + 1 + right.cell_len <= width:
+                break
         line3 = _spread(left, right, width)
         return Text("\n").join([title, line2, line3])
 

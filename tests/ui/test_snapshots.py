@@ -1,0 +1,189 @@
+"""SVG snapshots of the board. Regenerate with `pytest tests/ui --snapshot-update`, then LOOK.
+
+Everything that moves is pinned: a FixedClock, fixed data (tests/ui/data.py), animations
+off, explicit theme, fixed sizes, long toast timeouts; NO_COLOR/TEXTUAL_THEME are removed
+by an autouse fixture in conftest.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from caterking_display.domain.actions import Action
+from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.task import Priority, Status
+from caterking_display.ui.app import BoardApp
+from tests.ui.conftest import LIVE, Server, build, wait_for
+from tests.ui.data import ANA, BEN, CHLOE, T0, busy_board, small_board, task, uid
+
+SMALL = (80, 24)
+LARGE = (160, 45)
+BOTH = [pytest.param(SMALL, id="80x24"), pytest.param(LARGE, id="160x45")]
+
+
+def card_states() -> list[Any]:
+    """One card in each state: rush, due soon, late, plain, claimed, pending-sync, done."""
+    return [
+        task(
+            "Cure gravlax", station="Fish", qty="4", unit="sides", priority=Priority.RUSH, due_in=20
+        ),
+        task("Peel carrots", qty="8", due_in=6),
+        task("Portion salmon fillets", station="Fish", qty="80", unit="pcs", due_in=-8),
+        task("Wash salad leaves", qty="15", due_in=None, priority=Priority.HIGH),
+        task(
+            "Roast chicken thighs",
+            station="Grill",
+            qty="60",
+            unit="pcs",
+            status=Status.CLAIMED,
+            claimed_by=ANA,
+            due_in=30,
+            claimed_ago=12,
+        ),
+        task("Skewer halloumi", station="Grill", qty="120", unit="pcs", due_in=50),
+        task(
+            "Lemon tart shells",
+            station="Pastry",
+            qty="48",
+            unit="pcs",
+            status=Status.DONE,
+            claimed_by=BEN,
+            completed_ago=4,
+        ),
+    ]
+
+
+def states_app(**settings: Any) -> BoardApp:
+    app, store, _ = build(card_states(), **settings)
+    store.enqueue(Action.CLAIM, uid("task/Skewer halloumi"), CHLOE)  # pending-sync card
+    return app
+
+
+BANNERS: dict[str, SyncStatus] = {
+    "connecting": SyncStatus(
+        ConnectionState.CONNECTING, since=T0, board_saved_at=T0 - timedelta(minutes=5)
+    ),
+    "live": LIVE,
+    "reconnecting": SyncStatus(
+        ConnectionState.RECONNECTING,
+        since=T0 - timedelta(seconds=20),
+        attempt=3,
+        next_retry_at=T0 + timedelta(seconds=8),
+        pending_count=1,
+        devices_online=0,
+    ),
+    "offline": SyncStatus(
+        ConnectionState.OFFLINE,
+        since=T0 - timedelta(minutes=12),
+        pending_count=2,
+        oldest_pending_at=T0 - timedelta(minutes=10),
+        board_saved_at=T0 - timedelta(minutes=13),
+    ),
+    "sign_in_failed": SyncStatus(
+        ConnectionState.AUTH_FAILED,
+        since=T0,
+        last_error="wrong device email or password: check CATERKING_DEVICE_EMAIL "
+        "and CATERKING_DEVICE_PASSWORD",
+    ),
+    "stale": SyncStatus(
+        ConnectionState.LIVE,
+        since=T0 - timedelta(minutes=30),
+        last_sync_at=T0 - timedelta(minutes=4),
+        last_message_at=T0 - timedelta(minutes=4),
+        devices_online=2,
+    ),
+}
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_empty_board(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build([])
+    assert snap_compare(app, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_busy_board(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(busy_board())
+    assert snap_compare(app, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_card_states(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(states_app(), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", BOTH)
+@pytest.mark.parametrize("state", list(BANNERS))
+def test_banner(snap_compare: Any, state: str, size: tuple[int, int]) -> None:
+    app, _, _ = build(small_board(), status=BANNERS[state])
+    assert snap_compare(app, terminal_size=size)
+
+
+def test_announcement(snap_compare: Any) -> None:
+    status = SyncStatus(
+        ConnectionState.LIVE,
+        since=T0,
+        last_message_at=T0,
+        last_sync_at=T0,
+        devices_online=3,
+        announcement="Wedding party: canapés out at 12:30 sharp",
+    )
+    app, _, _ = build(small_board(), status=status)
+    assert snap_compare(app, terminal_size=SMALL)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_picker(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(small_board())
+    assert snap_compare(app, terminal_size=size, press=["enter"])
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_conflict_toast(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, store, _ = build(small_board(), skip_picker=True, default_staff_id=ANA)
+
+    async def conflict(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        base = store.confirmed(uid("task/Dice onions"))
+        assert base is not None
+        Server(store).conflict(
+            base.evolve(status=Status.CLAIMED, claimed_by=CHLOE, claimed_at=T0, version=2)
+        )
+        await wait_for(pilot, lambda: bool(app._notifications))
+
+    assert snap_compare(app, terminal_size=size, run_before=conflict)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_help(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(small_board())
+    assert snap_compare(app, terminal_size=size, press=["question_mark"])
+
+
+def test_refused_actions(snap_compare: Any) -> None:
+    app, store, _ = build(small_board(), skip_picker=True, default_staff_id=BEN)
+
+    async def refused(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        Server(store).reject("inactive_staff")
+        await wait_for(pilot, lambda: bool(store.failed_actions()))
+        app.clear_notifications()
+        await pilot.press("f")
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=refused)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_high_contrast(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(states_app(theme="high-contrast"), terminal_size=size)
+
+
+def test_narrow_station_filter(snap_compare: Any) -> None:
+    app, _, _ = build(busy_board())
+    assert snap_compare(app, terminal_size=SMALL, press=["s", "s"])
