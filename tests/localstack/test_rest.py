@@ -224,6 +224,22 @@ def test_insert_bulk_upsert_update_delete(stack: LocalStack, kitchen: Kitchen) -
         .execute()
     )
     assert titles(bulk.data) == {"Mince garlic", "Temper chocolate"}
+    mixed = (
+        c.table("tasks")
+        .insert(
+            [
+                {**base, "title": "Zest lemons", "quantity": 12},
+                {**base, "title": "Toast almonds", "station": "Pastry", "notes": 'say "hi", (ok)'},
+            ],
+            default_to_null=False,
+        )
+        .execute()
+    )
+    by_title = {r["title"]: r for r in mixed.data}
+    assert by_title["Zest lemons"]["station"] == "" and by_title["Zest lemons"]["priority"] == 0
+    assert by_title["Toast almonds"]["quantity"] is None
+    assert by_title["Toast almonds"]["notes"] == 'say "hi", (ok)'
+    c.table("tasks").delete().in_("id", [r["id"] for r in mixed.data]).execute()
     minimal = (
         c.table("tasks").insert({**base, "title": "Brine pork"}, returning="minimal").execute()
     )

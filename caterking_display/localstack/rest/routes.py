@@ -354,12 +354,32 @@ class RestService:
             names = list(seen)
         cols = self._columns(table, names)
         tbl = q.table_ident(table)
-        if cols:
+        missing_default = ctx.prefer.get("missing") == "default"
+        params: list[Any]
+        if cols and missing_default and any(set(r) != set(cols) for r in rows):
+            # `Prefer: missing=default`: absent keys take the column default.
+            params = []
+            tuples = []
+            for r in rows:
+                cells = []
+                for c in cols:
+                    if c in r:
+                        cells.append(sql.SQL("%s"))
+                        params.append(_arg_value(r[c], table.columns[c]))
+                    else:
+                        cells.append(sql.SQL("default"))
+                tuples.append(sql.SQL("({})").format(sql.SQL(", ").join(cells)))
+            dml = sql.SQL("insert into {} ({}) values {}").format(
+                tbl,
+                sql.SQL(", ").join(sql.Identifier(c) for c in cols),
+                sql.SQL(", ").join(tuples),
+            )
+        elif cols:
             col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
             dml = sql.SQL(
                 "insert into {} ({}) select {} from json_populate_recordset(null::{}, %s::json)"
             ).format(tbl, col_list, col_list, tbl)
-            params: list[Any] = [json.dumps(rows)]
+            params = [json.dumps(rows)]
         else:
             if len(rows) != 1:
                 raise parse_error("bulk insert needs at least one column")
