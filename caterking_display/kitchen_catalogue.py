@@ -2,54 +2,61 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+STATIONS: tuple[str, ...] = ("Prep", "Grill", "Pastry", "Cold", "Sauce")
 
-
-class TaskTemplate(NamedTuple):
-    title: str
-    quantity: float | None
-    unit: str | None
-    station: str
-    minutes: int  # typical prep time
-
-
-STATIONS = ("Prep", "Grill", "Pastry", "Cold", "Sauce")
-
-TASKS: tuple[TaskTemplate, ...] = (
-    TaskTemplate("Dice onions", 12, "kg", "Prep", 25),
-    TaskTemplate("Peel and quarter potatoes", 20, "kg", "Prep", 40),
-    TaskTemplate("Pick and wash herbs", 6, "bunch", "Prep", 15),
-    TaskTemplate("Brunoise carrots for mirepoix", 4, "kg", "Prep", 20),
-    TaskTemplate("Portion salmon fillets", 60, "pcs", "Prep", 30),
-    TaskTemplate("Marinate chicken thighs", 40, "pcs", "Grill", 20),
-    TaskTemplate("Roast chicken thighs", 40, "pcs", "Grill", 45),
-    TaskTemplate("Char-grill courgettes", 5, "kg", "Grill", 30),
-    TaskTemplate("Sear beef sirloin", 8, "kg", "Grill", 35),
-    TaskTemplate("Skewer halloumi and peppers", 80, "pcs", "Grill", 40),
-    TaskTemplate("Lemon tarts: blind bake cases", 48, "pcs", "Pastry", 35),
-    TaskTemplate("Whip chantilly cream", 3, "l", "Pastry", 10),
-    TaskTemplate("Chocolate brownies", 2, "tray", "Pastry", 50),
-    TaskTemplate("Plate petits fours", 120, "pcs", "Pastry", 30),
-    TaskTemplate("Proof bread rolls", 150, "pcs", "Pastry", 60),
-    TaskTemplate("Caesar salad mise en place", 80, "cover", "Cold", 25),
-    TaskTemplate("Slice smoked salmon canapés", 150, "pcs", "Cold", 40),
-    TaskTemplate("Dress potato salad", 6, "kg", "Cold", 15),
-    TaskTemplate("Assemble crudité platters", 10, "platter", "Cold", 30),
-    TaskTemplate("Gazpacho: blend and chill", 8, "l", "Cold", 20),
-    TaskTemplate("Reduce veal jus", 4, "l", "Sauce", 90),
-    TaskTemplate("Hollandaise for service", 2, "l", "Sauce", 15),
-    TaskTemplate("Romesco sauce", 1.5, "l", "Sauce", 20),
-    TaskTemplate("Salsa verde", 1, "l", "Sauce", 10),
-    TaskTemplate("Beurre blanc base", 2, "l", "Sauce", 20),
-    TaskTemplate("Label and date cold store", None, None, "Prep", 10),
-    TaskTemplate("Allergen check: table 12 (nut-free)", None, None, "Cold", 5),
+# (display_name, initials)
+DEMO_STAFF: tuple[tuple[str, str], ...] = (
+    ("Maria Santos", "MS"),
+    ("Tom Becker", "TB"),
+    ("Aisha Rahman", "AR"),
+    ("Luca Moretti", "LM"),
+    ("Priya Nair", "PN"),
+    ("Sam O'Connor", "SO"),
 )
 
-STAFF_NAMES: tuple[tuple[str, str], ...] = (
-    ("Maria Lopez", "ML"),
-    ("Ben Okafor", "BO"),
-    ("Aisha Khan", "AK"),
-    ("Tom Fischer", "TF"),
-    ("Sofia Rossi", "SR"),
-    ("Jamal Reid", "JR"),
+# (title, quantity, unit, station): realistic catering prep.
+TASK_TEMPLATES: tuple[tuple[str, float | None, str | None, str], ...] = (
+    ("Dice onions", 5, "kg", "Prep"),
+    ("Peel and cube potatoes", 12, "kg", "Prep"),
+    ("Julienne carrots", 3, "kg", "Prep"),
+    ("Pick and chop parsley", 8, "bunches", "Prep"),
+    ("Mince garlic", 500, "g", "Prep"),
+    ("Slice leeks", 4, "kg", "Prep"),
+    ("Roast 40 chicken thighs", 40, "pcs", "Grill"),
+    ("Char-grill zucchini", 6, "kg", "Grill"),
+    ("Sear beef sirloin", 8, "kg", "Grill"),
+    ("Grill halloumi skewers", 60, "pcs", "Grill"),
+    ("Roast root vegetables", 10, "kg", "Grill"),
+    ("Smoke salmon sides", 6, "pcs", "Grill"),
+    ("Bake lemon tarts", 48, "pcs", "Pastry"),
+    ("Whip chantilly cream", 3, "L", "Pastry"),
+    ("Prepare brioche dough", 4, "kg", "Pastry"),
+    ("Pipe choux buns", 120, "pcs", "Pastry"),
+    ("Temper dark chocolate", 2, "kg", "Pastry"),
+    ("Bake focaccia trays", 6, "trays", "Pastry"),
+    ("Assemble caprese platters", 10, "platters", "Cold"),
+    ("Portion Caesar salad", 80, "portions", "Cold"),
+    ("Slice cured meats", 3, "kg", "Cold"),
+    ("Make potato salad", 8, "kg", "Cold"),
+    ("Plate smoked salmon canapés", 150, "pcs", "Cold"),
+    ("Prepare fruit platters", 12, "platters", "Cold"),
+    ("Reduce veal jus", 4, "L", "Sauce"),
+    ("Make hollandaise", 2, "L", "Sauce"),
+    ("Blend salsa verde", 1.5, "L", "Sauce"),
+    ("Simmer tomato sugo", 10, "L", "Sauce"),
+    ("Whisk vinaigrette", 3, "L", "Sauce"),
+    ("Make béchamel", 5, "L", "Sauce"),
+    ("Label and date allergen trays", None, None, "Prep"),
+    ("Brine pork loins", 6, "pcs", "Prep"),
 )
+
+NOTES: tuple[str, ...] = (
+    "",
+    "For the Henley wedding, 120 covers",
+    "Gluten-free batch: separate boards",
+    "Corporate lunch, Dock St",
+    "Nut-free: label clearly",
+    "",
+)
+
+__all__ = ["DEMO_STAFF", "NOTES", "STATIONS", "TASK_TEMPLATES"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from caterking_display.kitchen_catalogue import TASKS
+from caterking_display.kitchen_catalogue import NOTES, TASK_TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,17 @@ class KitchenSimulator:
 
     async def add_task(self, now: datetime) -> dict[str, Any]:
         assert self.kitchen is not None
-        t = self.rng.choice(TASKS)
+        title, quantity, unit, station = self.rng.choice(TASK_TEMPLATES)
         priority = self.rng.choices([0, 1, 2], weights=[75, 15, 10])[0]
         due = now + timedelta(minutes=self.rng.randint(5, 120))
         row = {
             "tenant_id": self.kitchen.tenant_id,
             "kitchen_id": self.kitchen.kitchen_id,
-            "title": t.title,
-            "quantity": t.quantity,
-            "unit": t.unit,
-            "station": t.station,
+            "title": title,
+            "quantity": quantity,
+            "unit": unit,
+            "station": station,
+            "notes": self.rng.choice(NOTES),
             "priority": priority,
             "due_at": due.isoformat(),
         }
