@@ -16,7 +16,7 @@ from .broadcast import Hub
 from .channel import Channel
 from .postgres_changes import Catalog, Registry, install_rls_function
 from .presence import Presence
-from .replication import Change, SlotReader
+from .replication import Change, ReplicationStream
 from .serializers import V1, V2, Message
 from .socket import Connection
 
@@ -37,14 +37,12 @@ class RealtimeService:
         *,
         max_frame_bytes: int = 1 << 20,
         heartbeat_timeout_s: float = 60.0,
-        poll_interval_s: float = 0.005,
     ) -> None:
         self.db_dsn = db_dsn
         self.jwt_secret = jwt_secret
         self._given_pool = pool
         self.max_frame_bytes = max_frame_bytes
         self.heartbeat_timeout_s = heartbeat_timeout_s
-        self.poll_interval_s = poll_interval_s
         self.hub = Hub()
         self.presence = Presence(self.hub)
         self.connections: set[Connection] = set()
@@ -52,7 +50,7 @@ class RealtimeService:
         self._auth_pool: AsyncConnectionPool[Any] | None = None
         self._catalog: Catalog | None = None
         self._registry: Registry | None = None
-        self._reader: SlotReader | None = None
+        self._reader: ReplicationStream | None = None
         self._started = False
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -69,9 +67,7 @@ class RealtimeService:
             await self._auth_pool.open(wait=True)
         self._catalog = Catalog(self._rls_pool)
         self._registry = Registry(self._catalog, self._rls_pool)
-        self._reader = SlotReader(
-            self.db_dsn, self._on_changes, poll_interval_s=self.poll_interval_s
-        )
+        self._reader = ReplicationStream(self.db_dsn, self._on_changes)
         self._reader.decoder.on_relation = self._catalog.invalidate
         await self._reader.start()
         self._started = True
@@ -111,9 +107,10 @@ class RealtimeService:
     def slot_name(self) -> str:
         return self._reader.slot if self._reader is not None else ""
 
-    def wake_replication(self) -> None:
-        if self._reader is not None:
-            self._reader.wake()
+    @property
+    def replication(self) -> ReplicationStream:
+        assert self._reader is not None, "RealtimeService not started"
+        return self._reader
 
     async def _on_changes(self, changes: list[Change]) -> None:
         if self._registry is not None:

@@ -235,7 +235,6 @@ class Connection:
             return
         self.service.registry.remove(ch)
         self.service.registry.add(ch, ch.bindings)
-        self.service.wake_replication()
         ch.system("postgres_changes", "ok", SUBSCRIBED)
 
     async def access_token(self, ch: Channel, msg: Message) -> None:
