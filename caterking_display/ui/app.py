@@ -28,6 +28,7 @@ from caterking_display.domain.sync_status import SyncStatus
 from caterking_display.domain.task import Priority, Staff, Status
 from caterking_display.ui import actions as registry
 from caterking_display.ui.card_facts import (
+    CardState,
     ColumnId,
     card_facts,
     column_of,
@@ -101,7 +102,7 @@ class BoardApp(App[None], inherit_bindings=False):
         self._done_recent = timedelta(minutes=settings.done_recent_minutes)
         self._stale_after = timedelta(seconds=settings.stale_after_seconds)
         self._columns: dict[ColumnId, Column] = {}
-        self._cards: dict[str, TaskCard] = {}
+        self._cards: dict[str, CardState] = {}
         self._staff: dict[str, Staff] = {}
         self._rush_seen: set[str] = set()
         self._loaded = False
@@ -110,16 +111,20 @@ class BoardApp(App[None], inherit_bindings=False):
         self._board_changed_posted = False
         self._lost_selection: tuple[ColumnId, int] | None = None
         self._unsubscribe: list[Callable[[], None]] = []
+        # Kept by reference: the tick must reach them even while a dialog is on top.
+        self._header = StatusLine(self._header_facts(), id="header")
+        self._banner = ConnectionBanner(self._banner_facts(), id="banner")
+        self._announcement = Announcement(id="announcement")
 
     # ----------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(self._header_facts(), id="header")
-        yield ConnectionBanner(self._banner_facts(), id="banner")
-        yield Announcement(id="announcement")
+        yield self._header
+        yield self._banner
+        yield self._announcement
         with Horizontal(id="board"):
             for column_id in ColumnId:
-                column = Column(column_id)
+                column = Column(column_id, self._cards, self._is_selected)
                 self._columns[column_id] = column
                 yield column
         yield KeyHints(self.keymap, id="hints")
@@ -130,7 +135,7 @@ class BoardApp(App[None], inherit_bindings=False):
             self.add_class("-high-contrast")
         self._unsubscribe.append(self.store.subscribe(self._on_store_changed))
         self._unsubscribe.append(self.store.notices_subscribe(self._on_notice))
-        self.query_one(Announcement).set_message(self.status.announcement)
+        self._announcement.set_message(self.status.announcement)
         self._dirty_all = True
         self._sync_board()
         self._loaded = True
@@ -148,9 +153,9 @@ class BoardApp(App[None], inherit_bindings=False):
         self.status = status
         if not self._columns:
             return
-        self.query_one(ConnectionBanner).set_facts(self._banner_facts())
-        self.query_one(StatusLine).set_facts(self._header_facts())
-        self.query_one(Announcement).set_message(status.announcement)
+        self._banner.set_facts(self._banner_facts())
+        self._header.set_facts(self._header_facts())
+        self._announcement.set_message(status.announcement)
 
     def _on_store_changed(self, ids: frozenset[str]) -> None:
         # May run inside store code: record and post once; never touch widgets here.
@@ -220,40 +225,40 @@ class BoardApp(App[None], inherit_bindings=False):
         column_id = None
         if vt is not None and self._passes_filter(vt):
             column_id = column_of(vt, self.now, self._done_recent)
-        card = self._cards.get(task_id)
+        state = self._cards.get(task_id)
         if column_id is None or vt is None:
-            if card is not None:
-                self._drop(card)
+            if state is not None:
+                self._drop(state)
             self._rush_seen.discard(task_id)
             return
         self._maybe_ring(vt)
         facts = card_facts(vt, self._staff, self.now, due_soon=self._due_soon, tz=self.tz)
         key = sort_key(vt, column_id)
         changes_at = next_change(vt, self.now)
-        if card is not None and card.column is not column_id:
-            self._drop(card, keep_selection=True)
-            card = None
-        if card is None:
-            card = TaskCard(vt, facts, column_id, key, changes_at)
-            card.computed_at = self.now
-            if task_id == self.selected_id:
-                card.add_class("-selected")
-            self._cards[task_id] = card
-            self._columns[column_id].add_card(card)
+        if state is not None and state.column is not column_id:
+            self._drop(state, keep_selection=True)
+            state = None
+        if state is None:
+            state = CardState(vt, facts, column_id, key, changes_at)
+            self._cards[task_id] = state
+            self._columns[column_id].add_task(state)
             return
-        card.vt = vt
-        card.next_change_at = changes_at
-        card.computed_at = self.now
-        if card.key != key:
-            self._columns[column_id].reorder_card(card, key)
-        card.set_facts(facts)
+        state.vt = vt
+        state.next_change_at = changes_at
+        column = self._columns[column_id]
+        if state.key != key:
+            state.facts = facts
+            column.reorder_task(state, key)
+        elif facts != state.facts:
+            state.facts = facts
+            column.update_task(state)
 
-    def _drop(self, card: TaskCard, *, keep_selection: bool = False) -> None:
-        column = self._columns[card.column]
-        if card.task_id == self.selected_id and not keep_selection:
-            self._lost_selection = (card.column, column.index_of(card))
-        column.remove_card(card)
-        del self._cards[card.task_id]
+    def _drop(self, state: CardState, *, keep_selection: bool = False) -> None:
+        column = self._columns[state.column]
+        if state.task_id == self.selected_id and not keep_selection:
+            self._lost_selection = (state.column, column.index_of(state))
+        column.remove_task(state)
+        del self._cards[state.task_id]
 
     def _maybe_ring(self, vt: ViewTask) -> None:
         """Ring the terminal bell when a rush task appears (not for the first load)."""
@@ -273,21 +278,21 @@ class BoardApp(App[None], inherit_bindings=False):
         now = self.clock.now()
         went_back = now < self.now
         self.now = now
-        self.query_one(StatusLine).set_facts(self._header_facts())
-        self.query_one(ConnectionBanner).set_facts(self._banner_facts())
+        self._header.set_facts(self._header_facts())
+        self._banner.set_facts(self._banner_facts())
         moved: list[str] = []
-        for card in self._cards.values():
-            if not went_back and now < card.next_change_at:
+        for state in self._cards.values():
+            if not went_back and now < state.next_change_at:
                 continue
-            column_id = column_of(card.vt, now, self._done_recent)
-            if column_id is not card.column:
-                moved.append(card.task_id)
+            column_id = column_of(state.vt, now, self._done_recent)
+            if column_id is not state.column:
+                moved.append(state.task_id)
                 continue
-            card.next_change_at = next_change(card.vt, now)
-            card.computed_at = now
-            card.set_facts(
-                card_facts(card.vt, self._staff, now, due_soon=self._due_soon, tz=self.tz)
-            )
+            state.next_change_at = next_change(state.vt, now)
+            facts = card_facts(state.vt, self._staff, now, due_soon=self._due_soon, tz=self.tz)
+            if facts != state.facts:
+                state.facts = facts
+                self._columns[state.column].update_task(state)
         if moved:
             self._dirty.update(moved)
             self._sync_board()
@@ -306,86 +311,99 @@ class BoardApp(App[None], inherit_bindings=False):
 
     # ------------------------------------------------------------ selection
 
+    def _is_selected(self, task_id: str) -> bool:
+        return task_id == self.selected_id
+
     @property
-    def selected_card(self) -> TaskCard | None:
+    def selected_card(self) -> CardState | None:
         return self._cards.get(self.selected_id) if self.selected_id else None
+
+    def card_widget(self, task_id: str) -> TaskCard | None:
+        """The card widget showing a task, if the task is on a visible page."""
+        state = self._cards.get(task_id)
+        return self._columns[state.column].slot_for(task_id) if state else None
 
     def select(self, task_id: str | None) -> None:
         """Select a card by task id (the selection survives the card changing column)."""
-        old = self.selected_card
+        old = self.card_widget(self.selected_id) if self.selected_id else None
         if old is not None:
             old.remove_class("-selected")
         self.selected_id = task_id
         self._lost_selection = None
-        card = self.selected_card
-        if card is not None:
-            card.add_class("-selected")
-            card.scroll_visible(animate=False, immediate=False)
+        state = self.selected_card
+        if state is not None:
+            self._columns[state.column].show(state)
+            card = self.card_widget(state.task_id)
+            if card is not None:
+                card.add_class("-selected")
 
     def _fix_selection(self) -> None:
         if self.selected_id is not None and self.selected_id in self._cards:
             return
-        target: TaskCard | None = None
+        target: str | None = None
         if self._lost_selection is not None:
             column_id, index = self._lost_selection
-            cards = self._columns[column_id].cards
-            if cards:
-                target = cards[min(index, len(cards) - 1)]
+            ids = self._columns[column_id].task_ids
+            if ids:
+                target = ids[min(index, len(ids) - 1)]
         if target is None:
             for column in self._columns.values():
-                if column.cards:
-                    target = column.cards[0]
+                if len(column):
+                    target = column.task_ids[0]
                     break
         if target is not None or self.selected_id is not None:
-            self.select(target.task_id if target else None)
+            self.select(target)
 
     def action_move(self, direction: str) -> None:
-        card = self.selected_card
-        if card is None:
+        state = self.selected_card
+        if state is None:
             self._fix_selection()
             return
-        column = self._columns[card.column]
-        index = column.index_of(card)
+        column = self._columns[state.column]
+        index = column.index_of(state)
         if direction in ("up", "down"):
             step = -1 if direction == "up" else 1
-            new = min(max(index + step, 0), len(column.cards) - 1)
-            self.select(column.cards[new].task_id)
+            new = min(max(index + step, 0), len(column) - 1)
+            self.select(column.task_ids[new])
             return
+        # Across columns keep the row on screen, not the position in the whole list.
+        row = index - column.page_start
         order = list(ColumnId)
-        pos = order.index(card.column)
+        pos = order.index(state.column)
         step = -1 if direction == "left" else 1
         pos += step
         while 0 <= pos < len(order):
-            cards = self._columns[order[pos]].cards
-            if cards:
-                self.select(cards[min(index, len(cards) - 1)].task_id)
+            other = self._columns[order[pos]]
+            if len(other):
+                target = min(other.page_start + max(row, 0), len(other) - 1)
+                self.select(other.task_ids[target])
                 return
             pos += step
 
+    def _page(self, column: Column, direction: int) -> None:
+        column.page(direction)
+        state = self.selected_card
+        if state is None or state.column is column.column_id:
+            first = column.first_visible()
+            if first is not None:
+                self.select(first)
+
     def action_page(self, direction: int) -> None:
-        card = self.selected_card
-        if card is None:
-            return
-        column = self._columns[card.column]
-        per_page = max(1, column.body.size.height // 4)
-        index = column.index_of(card)
-        new = min(max(index + direction * per_page, 0), len(column.cards) - 1)
-        target = column.cards[new]
-        self.select(target.task_id)
-        column.body.scroll_to_widget(target, animate=False, top=True)
+        state = self.selected_card
+        if state is not None:
+            self._page(self._columns[state.column], direction)
 
     def on_column_paged(self, message: Column.Paged) -> None:
-        body = message.column.body
-        if message.direction < 0:
-            body.scroll_page_up(animate=False)
-        else:
-            body.scroll_page_down(animate=False)
+        self._page(message.column, message.direction)
 
     def on_task_card_tapped(self, message: TaskCard.Tapped) -> None:
-        if message.card.task_id == self.selected_id:
+        task_id = message.card.task_id
+        if task_id is None:
+            return
+        if task_id == self.selected_id:
             self.action_next_step()
         else:
-            self.select(message.card.task_id)
+            self.select(task_id)
 
     # -------------------------------------------------------------- actions
 
@@ -462,8 +480,8 @@ class BoardApp(App[None], inherit_bindings=False):
         """Reopen the selected done card, or else the most recently done one."""
         card = self.selected_card
         if card is None or card.column is not ColumnId.DONE:
-            done = self._columns[ColumnId.DONE].cards
-            card = done[0] if done else None
+            done = self._columns[ColumnId.DONE].task_ids
+            card = self._cards[done[0]] if done else None
         if card is None:
             self.notify("Nothing done recently to recall.", timeout=5)
             return
@@ -536,7 +554,7 @@ class BoardApp(App[None], inherit_bindings=False):
         except ValueError:
             pos = 0
         self.station = cycle[(pos + 1) % len(cycle)]
-        self.query_one(StatusLine).set_facts(self._header_facts())
+        self._header.set_facts(self._header_facts())
         self._dirty_all = True
         self._sync_board()
 

@@ -176,3 +176,18 @@ def next_change(vt: ViewTask, now: datetime) -> datetime:
         wait = 60 - offset if offset > 0 else 60.0
         best = min(best, wait)
     return now + timedelta(seconds=best)
+
+
+@dataclass(slots=True)
+class CardState:
+    """The app's record of one task on the board (data only; cards are bound to it)."""
+
+    vt: ViewTask
+    facts: CardFacts
+    column: ColumnId
+    key: SortKey
+    next_change_at: datetime
+
+    @property
+    def task_id(self) -> str:
+        return self.vt.task.id

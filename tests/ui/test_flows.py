@@ -13,6 +13,7 @@ from caterking_display.ui.screens.help import HelpScreen
 from caterking_display.ui.screens.staff_picker import StaffPicker
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
 from caterking_display.ui.widgets.status_line import StatusLine
+from caterking_display.ui.widgets.task_card import TaskCard
 from tests.ui.conftest import Server, build, wait_for
 from tests.ui.data import ANA, BEN, CHLOE, DEV, small_board, task, uid
 
@@ -31,6 +32,12 @@ def screen_text(app: BoardApp) -> str:
     return app.export_screenshot().replace("&#160;", " ")
 
 
+def widget(app: BoardApp, task_id: str) -> TaskCard:
+    card = app.card_widget(task_id)
+    assert card is not None, "task is not on a visible page"
+    return card
+
+
 def picker_open(app: BoardApp) -> bool:
     return isinstance(app.screen, StaffPicker)
 
@@ -45,13 +52,13 @@ async def test_enter_claims_with_picker_and_shows_pending_at_once() -> None:
         await pilot.press("2")
         await wait_for(pilot, lambda: not picker_open(app))
         assert ops(store) == [(Action.CLAIM, DICE, BEN)]
-        card = app._cards[DICE]
-        assert card.column is ColumnId.DOING
+        assert app._cards[DICE].column is ColumnId.DOING
+        card = widget(app, DICE)
         assert card.has_class("-syncing") and "syncing" in card.render().plain
         assert store.get_meta(LAST_STAFF_META) == BEN
         assert kicks == [1]
         Server(store).confirm()
-        await wait_for(pilot, lambda: not app._cards[DICE].has_class("-syncing"))
+        await wait_for(pilot, lambda: not widget(app, DICE).has_class("-syncing"))
         assert app._cards[DICE].facts.who == "Ben Okafor"
 
 
@@ -67,7 +74,7 @@ async def test_enter_enter_claims_then_completes_the_same_task() -> None:
         await wait_for(pilot, lambda: app._cards[DICE].column is ColumnId.DONE)
         assert ops(store) == [(Action.CLAIM, DICE, ANA), (Action.COMPLETE, DICE, ANA)]
         assert app.selected_id == DICE
-        assert app._cards[DICE].has_class("-selected")
+        assert widget(app, DICE).has_class("-selected")
 
 
 async def test_picker_preselects_the_last_chef() -> None:
@@ -196,7 +203,7 @@ async def test_conflict_snaps_back_and_toasts_who_holds_it() -> None:
         messages = [n.message for n in app._notifications]
         assert any("Already claimed by Chloe Martin" in m for m in messages)
         card = app._cards[DICE]
-        assert not card.has_class("-syncing")
+        assert not widget(app, DICE).has_class("-syncing")
         assert card.facts.who == "Chloe Martin"
 
 
@@ -266,15 +273,16 @@ async def test_ctrl_q_quits_outside_kiosk() -> None:
 async def test_tap_selects_then_tap_again_runs_the_next_step() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
-        roast = app._cards[ROAST]
+        await wait_for(pilot, lambda: widget(app, ROAST).region.width > 0)
+        roast = widget(app, ROAST)
         await pilot.click(roast)
         assert app.selected_id == ROAST
         assert store.pending_ops() == []
         await pilot.click(roast)
         await wait_for(pilot, lambda: bool(store.pending_ops()))
         assert ops(store) == [(Action.COMPLETE, ROAST, ANA)]
-        await pilot.click(app._cards[DICE])
-        await pilot.click(app._cards[DICE])
+        await pilot.click(widget(app, DICE))
+        await pilot.click(widget(app, DICE))
         await wait_for(pilot, lambda: picker_open(app))
         await pilot.click("#pick-3")
         await wait_for(pilot, lambda: len(store.pending_ops()) == 2)
@@ -305,10 +313,10 @@ async def test_new_rush_rings_the_bell_but_first_load_does_not() -> None:
         store.apply_server_task(task("Emergency canapés", priority=Priority.RUSH, due_in=3))
         await wait_for(pilot, lambda: uid("task/Emergency canapés") in app._cards)
         assert rings == [1]
-        assert app._cards[uid("task/Emergency canapés")].has_class("-rush")
+        assert widget(app, uid("task/Emergency canapés")).has_class("-rush")
         # Rush sorts first in To do.
-        todo = app._columns[ColumnId.TODO].cards
-        assert todo[0].vt.task.priority is Priority.RUSH
+        todo = app._columns[ColumnId.TODO].task_ids
+        assert app._cards[todo[0]].vt.task.priority is Priority.RUSH
 
 
 async def test_the_clock_moves_countdowns_and_ages_out_done_cards() -> None:
@@ -317,10 +325,10 @@ async def test_the_clock_moves_countdowns_and_ages_out_done_cards() -> None:
         assert app._cards[DICE].facts.countdown == "in 40m"
         clock.advance(31 * 60)
         await wait_for(pilot, lambda: app._cards[DICE].facts.countdown == "in 9m", within=5)
-        assert app._cards[DICE].has_class("-soon")
+        assert widget(app, DICE).has_class("-soon")
         assert TART not in app._cards  # done 35 min ago; only the last 10 min show
         clock.advance(10 * 60)
-        await wait_for(pilot, lambda: app._cards[DICE].has_class("-late"), within=5)
+        await wait_for(pilot, lambda: widget(app, DICE).has_class("-late"), within=5)
         assert app._cards[DICE].facts.countdown == "1m late"
 
 

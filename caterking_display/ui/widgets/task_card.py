@@ -1,12 +1,12 @@
 """One task on the board: a single widget that renders its own text (no nested labels).
 
-A card holds a frozen `CardFacts` value; setting equal facts does nothing, so a tick or an
-unrelated store change never repaints it. State is shown with CSS classes.
+A card is a slot in its column's visible page, bound to one task's `CardState` at a time.
+Binding equal `CardFacts` does nothing, so a tick or an unrelated store change never
+repaints it. State is shown with CSS classes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 from rich.style import Style
@@ -14,9 +14,8 @@ from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
 
-from caterking_display.domain.board import ViewTask
 from caterking_display.domain.task import Status
-from caterking_display.ui.card_facts import CardFacts, ColumnId, SortKey, Urgency
+from caterking_display.ui.card_facts import CardFacts, CardState, Urgency
 
 SYNCING = "⟳ syncing"
 
@@ -42,70 +41,63 @@ class TaskCard(Widget):
             self.card = card
             super().__init__()
 
-    def __init__(
-        self,
-        vt: ViewTask,
-        facts: CardFacts,
-        column: ColumnId,
-        key: SortKey,
-        next_change_at: datetime,
-    ) -> None:
-        super().__init__(classes=self._classes_for(facts))
-        self.task_id = vt.task.id
-        self.vt = vt
-        self.facts = facts
-        self.column = column
-        self.key = key
-        self.next_change_at = next_change_at
-        self.computed_at: datetime | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.task_id: str | None = None
+        self.facts: CardFacts | None = None
+        self.display = False
 
     @staticmethod
-    def _classes_for(facts: CardFacts) -> str:
-        names = []
+    def _classes_for(facts: CardFacts) -> set[str]:
+        names = set()
         if facts.badge == "RUSH":
-            names.append("-rush")
+            names.add("-rush")
         elif facts.badge == "HIGH":
-            names.append("-high")
+            names.add("-high")
         if facts.urgency is Urgency.SOON:
-            names.append("-soon")
+            names.add("-soon")
         elif facts.urgency is Urgency.LATE:
-            names.append("-late")
+            names.add("-late")
         if facts.syncing:
-            names.append("-syncing")
+            names.add("-syncing")
         if facts.status is Status.DONE:
-            names.append("-done")
-        return " ".join(names)
+            names.add("-done")
+        return names
 
-    def set_facts(self, facts: CardFacts) -> bool:
-        """Show new facts; repaint only if they differ. Returns True if repainted."""
+    def bind(self, state: CardState, selected: bool) -> None:
+        """Show this task; repaint only if what the card says (or its state) changed."""
+        self.task_id = state.task_id
+        self.set_class(selected, "-selected")
+        if not self.display:
+            self.display = True
+        facts = state.facts
         if facts == self.facts:
-            return False
-        old = self.facts
+            return
+        old = self._classes_for(self.facts) if self.facts else set()
+        new = self._classes_for(facts)
         self.facts = facts
-        if (old.badge, old.urgency, old.syncing, old.status) != (
-            facts.badge,
-            facts.urgency,
-            facts.syncing,
-            facts.status,
-        ):
-            for name in ("-rush", "-high", "-soon", "-late", "-syncing", "-done"):
-                self.remove_class(name)
-            self.add_class(*self._classes_for(facts).split())
+        if old != new:
+            self.remove_class(*(old - new))
+            self.add_class(*(new - old))
         self.refresh()
-        return True
+
+    def unbind(self) -> None:
+        self.task_id = None
+        if self.display:
+            self.display = False
 
     @property
     def selected(self) -> bool:
         return self.has_class("-selected")
 
     def on_click(self, event: object) -> None:
-        self.post_message(self.Tapped(self))
+        if self.task_id is not None:
+            self.post_message(self.Tapped(self))
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"task-card--{name}", partial=True)
 
-    def _claimer(self, name: str, sync_word: bool) -> Text:
-        f = self.facts
+    def _claimer(self, f: CardFacts, name: str, sync_word: bool) -> Text:
         right = Text()
         if f.syncing:
             right.append(SYNCING if sync_word else SYNCING[0], self._style("syncing"))
@@ -119,6 +111,8 @@ class TaskCard(Widget):
 
     def render(self) -> Text:
         f = self.facts
+        if f is None:
+            return Text()
         width = max(1, self.content_size.width)
         title = Text()
         if f.badge:
@@ -142,7 +136,7 @@ class TaskCard(Widget):
             left.stylize(meta)
         # Full name where it fits, then initials, then the bare syncing mark.
         for name, sync_word in ((f.who, True), (f.who_short, True), (f.who_short, False)):
-            right = self._claimer(name, sync_word)
+            right = self._claimer(f, name, sync_word)
             if left.cell_len + 1 + right.cell_len <= width:
                 break
         line3 = _spread(left, right, width)
