@@ -216,7 +216,8 @@ async def rss_after_events(stack: Stack, events: int) -> dict[str, float]:
         with psycopg.connect(stack.db, autocommit=True) as c:
             for n in range(events):
                 c.execute("update tasks set notes = %s where id = %s", (f"n{n}", tasks[n % 50]))
-        await until(lambda: count >= events, 120)
+        last = f"n{events - 1}"
+        await until(lambda: any(vt.task.notes == last for vt in e.store.view().tasks.values()), 300)
         gc.collect()
         after = psutil.Process().memory_info().rss
         return {"rss_before_mib": before / 2**20, "rss_after_mib": after / 2**20,
@@ -238,7 +239,9 @@ async def main() -> None:
             results: dict[str, Any] = {}
             for n in (2, 10):
                 results[f"latency_{n}"] = await latency(stack, n, args.actions)
+                print(f"latency_{n}", results[f"latency_{n}"], flush=True)
             results["recovery"] = await recovery(stack, args.outage)
+            print("recovery", results["recovery"], flush=True)
             results["rss"] = await rss_after_events(stack, args.events)
         finally:
             stack.stop()
