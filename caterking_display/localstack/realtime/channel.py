@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .postgres_changes import Binding
+from .postgres_changes import Binding, rls_key
 from .serializers import Message
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class Channel:
         self.claims: dict[str, Any] = {}
         self.role = "anon"
         self.claims_json = "{}"
+        self.rls_key = ("anon", "{}")
         self.can_write = True
         self.alive = True
         self.expiry: asyncio.TimerHandle | None = None
@@ -55,11 +56,15 @@ class Channel:
         self.claims = claims
         self.role = str(claims.get("role") or "anon")
         self.claims_json = json.dumps(claims, sort_keys=True, separators=(",", ":"))
+        self.rls_key = rls_key(self.role, claims)
 
     # Subscriber protocol for postgres_changes.Registry
-    def deliver(self, ids: list[int], data_json: str) -> None:
-        payload = f'{{"ids":{json.dumps(ids)},"data":{data_json}}}'
-        self.conn.send(Message(self.topic, "postgres_changes", None, payload_json=payload))
+    @property
+    def vsn(self) -> str:
+        return self.conn.vsn
+
+    def send_frame(self, frame: str) -> None:
+        self.conn.send_frame(frame)
 
     def system(self, extension: str, status: str, message: str) -> None:
         payload = {

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from .replication import UNCHANGED, Change, PgType, Relation, commit_timestamp
+from .serializers import V2
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -95,11 +96,10 @@ class Filter:
     key: Callable[[str], Any]
 
     def matches(self, text: Any) -> bool:
-        if text is None or text is UNCHANGED:
-            return False
-        try:
-            v = self.key(str(text))
-        except (ValueError, InvalidOperation):
+        return self.matches_typed(_parse(self.key, text))
+
+    def matches_typed(self, v: Any) -> bool:
+        if v is _NO_VALUE:
             return False
         target = self.values[0] if self.values else None
         try:
@@ -120,6 +120,39 @@ class Filter:
         except TypeError:
             return False
         return False
+
+
+_NO_VALUE = object()
+
+
+def _parse(key: Callable[[str], Any], text: Any) -> Any:
+    if text is None or text is UNCHANGED:
+        return _NO_VALUE
+    try:
+        return key(str(text))
+    except (ValueError, InvalidOperation):
+        return _NO_VALUE
+
+
+def _typed(f: Filter, names: list[str], row: list[Any] | None) -> Any:
+    """The row's value of the filter's column, parsed once per change for all bindings."""
+    try:
+        idx = names.index(f.column)
+    except ValueError:
+        return _NO_VALUE
+    if row is None or idx >= len(row):
+        return _NO_VALUE
+    return _parse(f.key, row[idx])
+
+
+def encode_change(topic: str, vsn: str, ids: list[int], data_json: str) -> str:
+    """A postgres_changes frame; `data_json` is serialised once per change and role."""
+    payload = f'{{"ids":{json.dumps(ids)},"data":{data_json}}}'
+    if vsn == V2:
+        return f'[null,null,{json.dumps(topic)},"postgres_changes",{payload}]'
+    return (
+        f'{{"topic":{json.dumps(topic)},"event":"postgres_changes","payload":{payload},"ref":null}}'
+    )
 
 
 def split_filter(text: str) -> tuple[str, str, str]:
@@ -284,9 +317,13 @@ class Subscriber(Protocol):
     topic: str
     role: str
     claims_json: str
+    rls_key: tuple[str, str]  # claims that may decide RLS (token-timing claims left out)
     alive: bool
 
-    def deliver(self, ids: list[int], data_json: str) -> None: ...
+    @property
+    def vsn(self) -> str: ...
+
+    def send_frame(self, frame: str) -> None: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -370,58 +407,99 @@ class Subscription:
     binding: Binding
 
 
-RLS_FUNCTION = """
-create or replace function pg_temp.caterking_visible(p_sql text, p_keys jsonb, p_groups jsonb)
-returns table(g int, i int) language plpgsql as $fn$
-declare
-  grp jsonb;
-  gi int := 0;
-  r int;
-begin
-  for grp in select value from jsonb_array_elements(p_groups) loop
-    perform set_config('role', grp->>0, true);
-    perform set_config('request.jwt.claims', grp->>1, true);
-    for r in execute p_sql using p_keys loop
-      g := gi; i := r; return next;
-    end loop;
-    gi := gi + 1;
-  end loop;
-  perform set_config('role', 'none', true);
-  perform set_config('request.jwt.claims', '', true);
-end
-$fn$;
-"""
+# Claims that differ between tokens of one session (refresh timing) but not in what a
+# policy decides: subscribers whose claims differ only in these share one RLS check.
+TOKEN_TIMING_CLAIMS = ("exp", "iat", "nbf", "session_id", "amr", "jti")
 
 
-async def install_rls_function(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.execute("set timezone to 'UTC'")
-    await conn.execute(RLS_FUNCTION)
-    if not conn.autocommit:
-        await conn.commit()
+def rls_key(role: str, claims: dict[str, Any]) -> tuple[str, str]:
+    kept = {k: v for k, v in claims.items() if k not in TOKEN_TIMING_CLAIMS}
+    return role, json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _visible_sql(info: TableInfo) -> str:
+def _visible_function(info: TableInfo) -> tuple[str, str]:
+    """(name, DDL) of a session-local function that, for a jsonb array of [role, claims]
+    groups and a jsonb array of primary keys, returns per group the 1-based positions of
+    the keys whose rows that role and those claims may SELECT under RLS.
+
+    The walsender may send a commit a moment before the committing backend has left the
+    proc array (WAL flush precedes visibility), so the function first waits, briefly and
+    bounded, for the rows to be visible at all.
+
+    Static SQL, so PL/pgSQL caches its plan (re-planned only when the role changes; the
+    groups come sorted by role). A group whose check raises (unknown role, no SELECT
+    privilege, a policy error) gets NULL: nothing visible."""
+    name = f"caterking_visible_{info.oid}"
     conds = sql.SQL(" and ").join(
         sql.SQL("t.{} = (v.val->>{})::{}").format(
             sql.Identifier(col), sql.Literal(n), sql.SQL(info.pk_types[n])
         )
         for n, col in enumerate(info.pk)
     )
-    q = sql.SQL(
-        "select v.ord::int from jsonb_array_elements($1) with ordinality v(val, ord) "
-        "where exists (select 1 from {}.{} t where {})"
+    query = sql.SQL(
+        "select array_agg(v.ord::int) from jsonb_array_elements(p_keys) "
+        "with ordinality v(val, ord) where exists (select 1 from {}.{} t where {})"
     ).format(sql.Identifier(info.schema), sql.Identifier(info.name), conds)
-    return q.as_string(None)
+    ddl = f"""
+create or replace function pg_temp.{name}(p_keys jsonb, p_groups jsonb)
+returns table(g int, ords int[]) language plpgsql as $fn$
+declare
+  grp jsonb;
+  cur_role text := '';
+  n_keys int := jsonb_array_length(p_keys);
+  tries int := 0;
+begin
+  -- A commit reaches the WAL stream before it is visible to new snapshots: wait (as the
+  -- session user, bypassing RLS) until the rows are there, or were deleted since.
+  loop
+    {query.as_string(None)} into ords;
+    exit when coalesce(cardinality(ords), 0) >= n_keys or tries >= 100;
+    tries := tries + 1;
+    perform pg_sleep(0.0005);
+  end loop;
+  g := 0;
+  for grp in select value from jsonb_array_elements(p_groups) loop
+    begin
+      if grp->>0 <> cur_role then
+        cur_role := grp->>0;
+        perform set_config('role', cur_role, true);
+      end if;
+      perform set_config('request.jwt.claims', grp->>1, true);
+      {query.as_string(None)} into ords;
+    exception when others then
+      ords := null;
+      cur_role := '';
+    end;
+    return next;
+    g := g + 1;
+  end loop;
+  perform set_config('role', 'none', true);
+  perform set_config('request.jwt.claims', '', true);
+end
+$fn$;
+"""
+    return name, ddl
+
+
+Plan = tuple[Change, TableInfo, dict[Subscriber, list[int]]]
 
 
 class Registry:
-    """All postgres_changes subscriptions, keyed by (schema, table); dispatches changes."""
+    """All postgres_changes subscriptions, keyed by (schema, table); dispatches changes.
 
-    def __init__(self, catalog: Catalog, rls_pool: AsyncConnectionPool[Any]) -> None:
+    Per batch of committed changes: filters in Python, then all RLS checks in one round
+    trip on a dedicated connection (one call per table, pipelined), then each distinct
+    payload is serialised once and the same frame is queued to every socket that gets it.
+    """
+
+    def __init__(self, catalog: Catalog, dsn: str) -> None:
         self.catalog = catalog
-        self.rls_pool = rls_pool
+        self.dsn = dsn
         self.by_table: dict[tuple[str, str | None], list[Subscription]] = defaultdict(list)
         self.delivered = 0
+        self.rls_calls = 0
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._functions: set[int] = set()
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_table.values())
@@ -438,6 +516,15 @@ class Registry:
             else:
                 del self.by_table[key]
 
+    def invalidate(self) -> None:
+        """A table changed shape: re-create its RLS function on next use."""
+        self._functions.clear()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
     def _candidates(self, rel: Relation) -> list[Subscription]:
         out: list[Subscription] = []
         for key in ((rel.schema, rel.name), (rel.schema, None), ("*", None)):
@@ -450,7 +537,7 @@ class Registry:
         """Deliver one batch of committed changes, in order."""
         if not self.by_table:
             return
-        plans: list[tuple[Change, TableInfo, dict[Subscriber, list[int]]]] = []
+        plans: list[Plan] = []
         for ch in changes:
             cands = self._candidates(ch.relation)
             if not cands:
@@ -460,17 +547,18 @@ class Registry:
                 continue
             names = [c.name for c in ch.relation.columns]
             row = ch.old if ch.type == "DELETE" else ch.new
+            typed: dict[tuple[str, Callable[[str], Any]], Any] = {}
             targets: dict[Subscriber, list[int]] = {}
             for s in cands:
                 b = s.binding
                 if not s.sub.alive or not b.wants(ch.type):
                     continue
-                if b.filter is not None:
-                    try:
-                        idx = names.index(b.filter.column)
-                    except ValueError:
-                        continue
-                    if row is None or not b.filter.matches(row[idx]):
+                f = b.filter
+                if f is not None:
+                    tkey = (f.column, f.key)
+                    if tkey not in typed:
+                        typed[tkey] = _typed(f, names, row)
+                    if not f.matches_typed(typed[tkey]):
                         continue
                 ids = targets.setdefault(s.sub, [])
                 if b.id not in ids:
@@ -482,51 +570,89 @@ class Registry:
         hidden = await self._rls(plans)
         for n, (ch, info, targets) in enumerate(plans):
             payloads: dict[str, str] = {}
+            frames: dict[tuple[str, str, str, tuple[int, ...]], str] = {}
             for sub, ids in targets.items():
-                if (n, sub.role, sub.claims_json) in hidden:
+                if (n, sub.rls_key) in hidden:
                     continue
                 data = payloads.get(sub.role)
                 if data is None:
                     data = await self._data(ch, info, sub.role)
                     payloads[sub.role] = data
-                sub.deliver(ids, data)
+                fkey = (sub.role, sub.vsn, sub.topic, tuple(ids))
+                frame = frames.get(fkey)
+                if frame is None:
+                    frame = encode_change(sub.topic, sub.vsn, ids, data)
+                    frames[fkey] = frame
+                sub.send_frame(frame)
                 self.delivered += 1
 
-    async def _rls(
-        self, plans: list[tuple[Change, TableInfo, dict[Subscriber, list[int]]]]
-    ) -> set[tuple[int, str, str]]:
-        """(plan index, role, claims) of INSERT/UPDATE changes a subscriber may not read."""
-        work: dict[int, tuple[TableInfo, list[int], dict[tuple[str, str], None]]] = {}
+    async def _rls(self, plans: list[Plan]) -> set[tuple[int, tuple[str, str]]]:
+        """(plan index, rls key) of INSERT/UPDATE changes a subscriber may not read."""
+        work: dict[int, tuple[TableInfo, list[int], dict[tuple[str, str], str]]] = {}
+        hidden: set[tuple[int, tuple[str, str]]] = set()
         for n, (ch, info, targets) in enumerate(plans):
             if ch.type == "DELETE" or not info.rls or not info.pk:
                 continue
-            groups = {(s.role, s.claims_json): None for s in targets if s.role not in BYPASS_ROLES}
-            if not groups:
-                continue
             entry = work.setdefault(info.oid, (info, [], {}))
             entry[1].append(n)
-            entry[2].update(groups)
-        hidden: set[tuple[int, str, str]] = set()
+            groups = entry[2]
+            for s in targets:
+                if s.role not in BYPASS_ROLES and s.rls_key not in groups:
+                    groups[s.rls_key] = s.claims_json  # one member's claims stand for all
+        work = {oid: w for oid, w in work.items() if w[2]}
         if not work:
             return hidden
-        async with self.rls_pool.connection() as conn:
-            for info, idxs, groups in work.values():
-                names = [c.name for c in plans[idxs[0]][0].relation.columns]
-                keys = []
-                for n in idxs:
-                    new = plans[n][0].new or []
-                    keys.append([new[names.index(pk)] for pk in info.pk])
-                glist = list(groups)
-                cur = await conn.execute(
-                    "select g, i from pg_temp.caterking_visible(%s, %s::jsonb, %s::jsonb)",
-                    (_visible_sql(info), json.dumps(keys), json.dumps(glist)),
-                )
-                seen = {(g, i) for g, i in await cur.fetchall()}
-                for gi, (role, claims) in enumerate(glist):
-                    for k, n in enumerate(idxs):
-                        if (gi, k + 1) not in seen:
-                            hidden.add((n, role, claims))
+        calls = []
+        for info, idxs, groups in work.values():
+            names = [c.name for c in plans[idxs[0]][0].relation.columns]
+            keys = []
+            for n in idxs:
+                new = plans[n][0].new or []
+                keys.append([new[names.index(pk)] for pk in info.pk])
+            glist = sorted(groups)  # by role: the plan is re-made only when it changes
+            calls.append((info, idxs, glist, keys, [[r, groups[(r, c)]] for r, c in glist]))
+        try:
+            results = await self._call_visible(calls)
+        except psycopg.Error:
+            log.exception("RLS check failed; withholding the batch's rows")
+            await self.close()
+            results = [{} for _ in calls]
+        for (_info, idxs, glist, _keys, _groups), seen in zip(calls, results, strict=True):
+            for gi, gkey in enumerate(glist):
+                ords = seen.get(gi) or ()
+                for k, n in enumerate(idxs):
+                    if k + 1 not in ords:
+                        hidden.add((n, gkey))
         return hidden
+
+    async def _call_visible(
+        self, calls: list[tuple[TableInfo, list[int], list[Any], list[Any], list[Any]]]
+    ) -> list[dict[int, list[int]]]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+            await self._conn.execute("set application_name to 'caterking-realtime-rls'")
+            self._functions.clear()
+        conn = self._conn
+        for info, *_ in calls:
+            if info.oid not in self._functions:
+                _name, ddl = _visible_function(info)
+                await conn.execute(ddl)
+                self._functions.add(info.oid)
+        self.rls_calls += 1
+        out: list[dict[int, list[int]]] = []
+        async with conn.pipeline():
+            curs = []
+            for info, _idxs, _glist, keys, groups in calls:
+                curs.append(
+                    await conn.execute(
+                        f"select g, ords from pg_temp.caterking_visible_{info.oid}"
+                        "(%s::jsonb, %s::jsonb)",
+                        (json.dumps(keys), json.dumps(groups)),
+                    )
+                )
+            for cur in curs:
+                out.append({g: ords for g, ords in await cur.fetchall()})
+        return out
 
     async def _data(self, ch: Change, info: TableInfo, role: str) -> str:
         cols = ch.relation.columns

@@ -564,6 +564,9 @@ class ReplicationStream:
         try:
             if pgconn.put_copy_data(msg) == 1:
                 pgconn.flush()  # a partial flush completes with the next send
+                # libpq may have read stream data into its buffer while sending; the
+                # socket will not signal it again, so drain the buffer now.
+                asyncio.get_running_loop().call_soon(self._on_readable)
                 self.confirmed_lsn = lsn
                 self._last_feedback = time.monotonic()
                 self._reply_requested = False

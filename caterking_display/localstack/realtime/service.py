@@ -14,9 +14,9 @@ from ..tokens import TokenError, verify
 from .authorization import authorize
 from .broadcast import Hub
 from .channel import Channel
-from .postgres_changes import Catalog, Registry, install_rls_function
+from .postgres_changes import Catalog, Registry
 from .presence import Presence
-from .replication import Change, ReplicationStream
+from .replication import Change, Relation, ReplicationStream
 from .serializers import V1, V2, Message
 from .socket import Connection
 
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 async def _configure(conn: Any) -> None:
     await conn.set_autocommit(True)
-    await install_rls_function(conn)
 
 
 class RealtimeService:
@@ -66,9 +65,9 @@ class RealtimeService:
             self._auth_pool = AsyncConnectionPool(self.db_dsn, min_size=1, max_size=4, open=False)
             await self._auth_pool.open(wait=True)
         self._catalog = Catalog(self._rls_pool)
-        self._registry = Registry(self._catalog, self._rls_pool)
+        self._registry = Registry(self._catalog, self.db_dsn)
         self._reader = ReplicationStream(self.db_dsn, self._on_changes)
-        self._reader.decoder.on_relation = self._catalog.invalidate
+        self._reader.decoder.on_relation = self._relation_changed
         await self._reader.start()
         self._started = True
 
@@ -80,6 +79,8 @@ class RealtimeService:
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
+        if self._registry is not None:
+            await self._registry.close()
         if self._rls_pool is not None:
             await self._rls_pool.close()
             self._rls_pool = None
@@ -111,6 +112,12 @@ class RealtimeService:
     def replication(self) -> ReplicationStream:
         assert self._reader is not None, "RealtimeService not started"
         return self._reader
+
+    def _relation_changed(self, rel: Relation) -> None:
+        if self._catalog is not None:
+            self._catalog.invalidate(rel)
+        if self._registry is not None:
+            self._registry.invalidate()
 
     async def _on_changes(self, changes: list[Change]) -> None:
         if self._registry is not None:
@@ -163,6 +170,7 @@ class RealtimeService:
             heartbeat=max(self.heartbeat_timeout_s / 3, 0.2),
             max_msg_size=self.max_frame_bytes,
             autoping=True,
+            compress=False,  # as Phoenix: no permessage-deflate (CPU per frame per socket)
         )
         await ws.prepare(request)
         assert apikey is not None

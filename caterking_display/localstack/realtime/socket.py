@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -35,7 +36,9 @@ class Connection:
         self.vsn = vsn
         self.apikey = apikey
         self.channels: dict[str, Channel] = {}
-        self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        # Outgoing frames; one writer task drains it (None = close the socket).
+        self.queue: deque[str | bytes | None] = deque()
+        self._queued = asyncio.Event()
         self.closed = False
 
     # --- output -------------------------------------------------------------------------
@@ -43,29 +46,43 @@ class Connection:
     def send(self, msg: Message) -> None:
         if self.closed:
             return
-        if self.queue.qsize() >= MAX_QUEUE:
-            log.warning("realtime client too slow; closing")
-            self.closed = True
-            self.queue.put_nowait(None)
-            return
         try:
-            self.queue.put_nowait(encode(msg, self.vsn))
+            frame = encode(msg, self.vsn)
         except (TypeError, ValueError) as exc:
             log.warning("could not encode %s: %s", msg.event, exc)
+            return
+        self.send_frame(frame)
+
+    def send_frame(self, frame: str | bytes) -> None:
+        """Queue an encoded frame (the same object may go to many sockets)."""
+        if self.closed:
+            return
+        if len(self.queue) >= MAX_QUEUE:
+            log.warning("realtime client too slow; closing")
+            self.closed = True
+            self.queue.append(None)
+        else:
+            self.queue.append(frame)
+        self._queued.set()
 
     def reply(self, msg: Message, status: str, response: Any) -> None:
         self.send(reply(msg.topic, msg.ref, msg.join_ref, status, response))
 
     async def writer(self) -> None:
+        queue = self.queue
         while True:
-            frame = await self.queue.get()
-            if frame is None:
-                await self.ws.close()
-                return
-            if isinstance(frame, bytes):
-                await self.ws.send_bytes(frame)
-            else:
-                await self.ws.send_str(frame)
+            await self._queued.wait()
+            self._queued.clear()
+            while queue:
+                frame = queue.popleft()
+                if frame is None:
+                    await self.ws.close()
+                    return
+                # Yields only when the transport's buffer is full (flow control).
+                if isinstance(frame, bytes):
+                    await self.ws.send_bytes(frame)
+                else:
+                    await self.ws.send_str(frame)
 
     # --- input --------------------------------------------------------------------------
 
