@@ -38,7 +38,7 @@ REGISTRY: tuple[BoardAction, ...] = (
     BoardAction("right", "right,l", "move('right')", "Select in the column to the right"),
     BoardAction("page_up", "pageup", "page(-1)", "Page up in the selected column"),
     BoardAction("page_down", "pagedown", "page(1)", "Page down in the selected column"),
-    BoardAction("quit", "ctrl+q", "quit_board", "Quit (not in kiosk mode)", priority=True),
+    BoardAction("quit", "ctrl+q,ctrl+c", "quit_board", "Quit (not in kiosk mode)", priority=True),
     BoardAction(
         "exit_chord", "ctrl+shift+x", "exit_board", "Quit (kiosk exit chord)", priority=True
     ),

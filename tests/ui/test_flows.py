@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from caterking_display.domain.actions import Action
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Status
@@ -263,10 +265,12 @@ async def test_kiosk_has_no_quit_but_the_exit_chord_quits() -> None:
         await wait_for(pilot, lambda: app._exit)
 
 
-async def test_ctrl_q_quits_outside_kiosk() -> None:
+@pytest.mark.parametrize("key", ["ctrl+q", "ctrl+c"])
+async def test_quit_keys_outside_kiosk(key: str) -> None:
+    # `make demo` promises that Ctrl+C stops everything it started.
     app, _, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+q")
+        await pilot.press(key)
         await wait_for(pilot, lambda: app._exit)
 
 
