@@ -67,8 +67,13 @@ def setup_logging(data_dir: Path) -> Path:
     return path
 
 
-def build(cfg: Config, clock: Clock) -> tuple[Any, Any, Any]:
-    """(store, engine, app) wired together; nothing started yet."""
+def build(
+    cfg: Config, clock: Clock, *, sync_overrides: dict[str, Any] | None = None
+) -> tuple[Any, Any, Any]:
+    """(store, engine, app) wired together; nothing started yet.
+
+    `sync_overrides` shortens the sync engine's timings (tests, benchmarks).
+    """
     from caterking_display.backend import SupabaseBackend
     from caterking_display.store import BoardStore
     from caterking_display.sync import SyncEngine, SyncSettings
@@ -86,6 +91,7 @@ def build(cfg: Config, clock: Clock) -> tuple[Any, Any, Any]:
             password=cfg.password,
             kitchen_id=cfg.kitchen_id,
             device=cfg.device_name,
+            **(sync_overrides or {}),
         ),
     )
     ui = UISettings(
