@@ -1,21 +1,30 @@
 """Commit-to-client latency of the local stack's Realtime postgres_changes.
 
-Runs embedded Postgres (wal_level=logical) and a RealtimeService in a child process, then
-from this process subscribes N WebSocket clients (device JWTs, private kitchen channel,
-`kitchen_id=eq.<id>` filter, so RLS is checked per subscriber as for a real display) and
-inserts tasks at R changes/s. Latency = client receive time − the writer's clock just
-before COMMIT (so it includes the commit itself). Prints p50/p95/p99 per (N, R).
+Starts `caterking-display serve` (embedded Postgres with wal_level=logical, the whole
+stack) in its own process on a fresh data dir, then from this process subscribes N raw
+WebSocket clients (vsn 1.0.0, one display device JWT each with its own `sub`, private
+kitchen channel, `kitchen_id=eq.<id>` filter, so RLS is checked for each distinct claims
+set as for real displays) and inserts tasks straight into Postgres at R changes/s.
+Latency = client receive time − the writer's clock just before the INSERT (autocommit, so
+it includes the statement and its commit). Prints p50/p95/p99 per (N, R), the server
+process's CPU (cores) and how busy the whole machine was.
 
     .venv/bin/python bench/stack_latency.py [--seconds 5] [--clients 1,10,50] [--rates 20,100]
+        [--profile-server FILE.prof]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,50 +39,53 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from caterking_display.localstack import tokens  # noqa: E402
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres, free_port  # noqa: E402
-
-SECRET = "bench-secret-" + "x" * 40
+from caterking_display.localstack.embedded_pg import free_port  # noqa: E402
 
 
-def serve(db_url: str, port: int, ready: Any) -> None:
-    from aiohttp import web
+class Server:
+    """`caterking-display serve` in its own process (the stack as a person runs it)."""
 
-    from caterking_display.localstack.realtime import RealtimeService
+    def __init__(self, data_dir: Path, port: int, profile: str | None) -> None:
+        cmd = [sys.executable]
+        if profile:
+            cmd += ["-m", "cProfile", "-o", profile]
+        cmd += ["-m", "caterking_display.cli", "serve", "--port", str(port)]
+        cmd += ["--data-dir", str(data_dir)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.env: dict[str, str] = {}
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("#"):
+                break
+            key, _, value = line.strip().partition("=")
+            self.env[key] = value
+        else:
+            raise SystemExit(f"serve exited with {self.proc.wait()}")
+        state = json.loads((data_dir / "stack.json").read_text())
+        self.secret: str = state["jwt_secret"]
+        self.url = self.env["SUPABASE_URL"]
+        self.db_url = self.env["CATERKING_DB_URL"]
+        self.anon = self.env["SUPABASE_ANON_KEY"]
 
-    async def main() -> None:
-        svc = RealtimeService(db_url, SECRET)
-        await svc.start()
-        app = web.Application()
-        svc.add_routes(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        ready.set()
+    def cpu_seconds(self) -> float:
+        """User+system CPU of the server process (not Postgres)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.Event().wait()
-        finally:
-            await svc.stop()
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
-    import os
 
-    prof_path = os.environ.get("BENCH_PROFILE")  # write a cProfile of the server here
-    if prof_path:
-        import cProfile
-        import signal
-
-        prof = cProfile.Profile()
-        prof.enable()
-
-        def dump(*_: Any) -> None:
-            prof.disable()
-            prof.dump_stats(prof_path)
-            os._exit(0)
-
-        signal.signal(signal.SIGTERM, dump)
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+def busy_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    vals = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = vals[3] + vals[4]
+    return sum(vals) - idle, sum(vals)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -84,12 +96,12 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def run_case(
-    port: int, db_url: str, tenant: str, kitchen: str, n_clients: int, rate: int, seconds: float
+    server: Server, tenant: str, kitchen: str, n_clients: int, rate: int, seconds: float
 ) -> dict[str, Any]:
     latencies: list[float] = []
     topic = f"realtime:kitchen:{kitchen}"
     session = aiohttp.ClientSession()
-    anon = tokens.api_key("anon", SECRET)
+    ws_url = server.url.replace("http", "ws", 1) + "/realtime/v1/websocket"
     sockets = []
     subscribed = 0
     done = asyncio.Event()
@@ -100,16 +112,29 @@ async def run_case(
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
             now = time.time()
-            frame = json.loads(msg.data)
-            ev = frame.get("event")
-            if ev == "postgres_changes":
-                sent = float(frame["payload"]["data"]["record"]["notes"])
+            data: str = msg.data
+            if data.startswith(change_prefix):
+                # Cheap on the client side: only the writer's timestamp is read.
+                at = data.index(notes_key, data.index('"record":')) + len(notes_key)
+                sent = float(data[at : data.index('"', at)])
                 latencies.append((now - sent) * 1000)
-            elif ev == "system" and frame["payload"]["message"] == "Subscribed to PostgreSQL":
+                if len(latencies) >= expected:
+                    all_in.set()
+                continue
+            frame = json.loads(data)
+            ev = frame.get("event")
+            if ev == "system" and frame["payload"]["message"] == "Subscribed to PostgreSQL":
                 subscribed += 1
                 if subscribed == n_clients:
                     done.set()
 
+    n = int(rate * seconds)
+    expected = n * n_clients
+    change_prefix = json.dumps(
+        {"topic": topic, "event": "postgres_changes"}, separators=(",", ":")
+    )[:-1]
+    notes_key = '"notes":"'
+    all_in = asyncio.Event()
     tasks = []
     for _ in range(n_clients):
         claims = {
@@ -119,7 +144,7 @@ async def run_case(
             "app_metadata": {"tenant_id": tenant, "kitchen_id": kitchen, "device_kind": "display"},
         }
         ws = await session.ws_connect(
-            f"ws://127.0.0.1:{port}/realtime/v1/websocket", params={"apikey": anon, "vsn": "1.0.0"}
+            ws_url, params={"apikey": server.anon, "vsn": "1.0.0"}, compress=0
         )
         sockets.append(ws)
         tasks.append(asyncio.create_task(reader(ws)))
@@ -135,7 +160,7 @@ async def run_case(
                     }
                 ],
             },
-            "access_token": tokens.sign(claims, SECRET),
+            "access_token": tokens.sign(claims, server.secret),
         }
         await ws.send_str(
             json.dumps(
@@ -150,22 +175,24 @@ async def run_case(
         )
     await asyncio.wait_for(done.wait(), 30)
 
-    n = int(rate * seconds)
-    conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    conn = await psycopg.AsyncConnection.connect(server.db_url, autocommit=True)
+    cpu0, (busy0, total0), me0 = server.cpu_seconds(), busy_cpu(), os.times()
     start = time.monotonic()
     for i in range(n):
         target = start + i / rate
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        # The writer's clock just before the INSERT (autocommit): latency includes the
+        # statement and its commit.
         await conn.execute(
             "insert into tasks (tenant_id, kitchen_id, title, notes) values (%s, %s, 'bench', %s)",
             (tenant, kitchen, repr(time.time())),
         )
-    expected = n * n_clients
-    deadline = time.monotonic() + 10
-    while len(latencies) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
+    elapsed = time.monotonic() - start
+    cpu1, (busy1, total1), me1 = server.cpu_seconds(), busy_cpu(), os.times()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_in.wait(), 10)
     await conn.close()
     for ws in sockets:
         await ws.close()
@@ -182,6 +209,9 @@ async def run_case(
         "p99": pct(latencies, 99),
         "max": max(latencies) if latencies else float("nan"),
         "mean": statistics.fmean(latencies) if latencies else float("nan"),
+        "server_cpu": (cpu1 - cpu0) / elapsed,  # cores used by the server process
+        "machine_busy": (busy1 - busy0) / max(1, total1 - total0),
+        "bench_cpu": (me1.user + me1.system - me0.user - me0.system) / elapsed,
     }
 
 
@@ -190,57 +220,45 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", default="1,10,50")
     ap.add_argument("--rates", default="20,100")
+    ap.add_argument("--profile-server", metavar="FILE", help="cProfile the server into FILE")
     args = ap.parse_args()
-    from caterking_display.schema.migrate import migrate
 
-    tmp = Path(tempfile.mkdtemp(prefix="caterking-bench-"))
-    pg = EmbeddedPostgres(tmp / "pg")
-    pg.start()
-    proc = None
+    data_dir = Path(tempfile.mkdtemp(prefix="caterking-bench-"))
+    server = Server(data_dir, free_port(), args.profile_server)
     try:
-        with psycopg.connect(pg.dsn, autocommit=True) as c:
-            c.execute("create database bench")
-        db_url = pg.url("bench")
-        migrate(db_url, with_base=True)
         tenant, kitchen = str(uuid.uuid4()), str(uuid.uuid4())
-        with psycopg.connect(db_url, autocommit=True) as c:
+        with psycopg.connect(server.db_url, autocommit=True) as c:
             c.execute("insert into tenants (id, name) values (%s, 'T')", (tenant,))
             c.execute(
                 "insert into kitchens (id, tenant_id, name) values (%s, %s, 'K')", (kitchen, tenant)
             )
-        port = free_port()
-        ctx = mp.get_context("spawn")
-        ready = ctx.Event()
-        proc = ctx.Process(target=serve, args=(db_url, port, ready), daemon=True)
-        proc.start()
-        if not ready.wait(60):
-            raise SystemExit("server did not start")
         rows = []
         for n in (int(x) for x in args.clients.split(",")):
             for r in (int(x) for x in args.rates.split(",")):
-                rows.append(
-                    asyncio.run(run_case(port, db_url, tenant, kitchen, n, r, args.seconds))
-                )
-        import os
-        import platform
-
-        print(
-            f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, {args.seconds:.0f} s per case"
-        )
-        print(
-            f"{'clients':>7} {'chg/s':>6} {'recv/exp':>13} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"
-        )
-        for row in rows:
-            print(
-                f"{row['clients']:>7} {row['rate']:>6} {row['received']:>6}/{row['expected']:<6} "
-                f"{row['p50']:>7.1f} {row['p95']:>7.1f} {row['p99']:>7.1f} {row['max']:>7.1f}"
-            )
+                rows.append(asyncio.run(run_case(server, tenant, kitchen, n, r, args.seconds)))
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.join(10)
-        pg.stop()
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    print(
+        f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{args.seconds:g} s per case; server = `caterking-display serve` in its own process"
+    )
+    print(
+        f"{'clients':>7} {'chg/s':>6} {'recv/exp':>13} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p99 ms':>7} {'max ms':>7} {'srv cpu':>7} {'cli cpu':>7} {'box busy':>8}"
+    )
+    for row in rows:
+        print(
+            f"{row['clients']:>7} {row['rate']:>6} {row['received']:>6}/{row['expected']:<6} "
+            f"{row['p50']:>7.1f} {row['p95']:>7.1f} {row['p99']:>7.1f} {row['max']:>7.1f} "
+            f"{row['server_cpu']:>7.2f} {row['bench_cpu']:>7.2f} {row['machine_busy']:>8.0%}"
+        )
     return 0
 
 
