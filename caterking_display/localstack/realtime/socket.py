@@ -286,6 +286,13 @@ class Connection:
             self.reply(msg, "error", {"reason": "Broadcast payload must be a map with an event"})
             return
         if ch.private and not ch.can_write:
+            # Not relayed. A sender waiting for an ack gets an error instead of silence.
+            if ch.broadcast_ack:
+                reason = (
+                    "Unauthorized: You do not have permissions to write to this Channel topic: "
+                    + ch.name
+                )
+                self.reply(msg, "error", {"reason": reason})
             return
         self.service.hub.broadcast(ch.key, msg, ch)
         if ch.broadcast_ack:

@@ -259,3 +259,57 @@ async def test_vanished_client_is_cleaned_up(db_url: str) -> None:
         await c.session.close()
     finally:
         await stop_stack(st, runner)
+
+
+async def test_private_broadcast_without_write_permission(rts: Stack) -> None:
+    """Read-only private topic: relays nothing; an ack request gets an error reply."""
+    stack = rts
+    k = stack.seed()
+    stack.sql(
+        "create policy test_readonly on realtime.messages for select to authenticated "
+        "using (realtime.topic() like 'readonly:%%')"
+    )
+    tok = stack.device_token(k)
+    sender = await RawClient.connect(stack.ws_url, stack.anon)
+    listener = await RawClient.connect(stack.ws_url, stack.anon)
+    try:
+        topic = "realtime:readonly:board"
+        jl = await listener.join(topic, {"private": True}, tok)
+        await listener.recv_until(is_reply(jl))
+        for ack in (True, False):
+            cfg = {"private": True, "broadcast": {"ack": ack, "self": True}}
+            join = await sender.join(topic, cfg, tok)
+            frame = await sender.recv_until(is_reply(join))
+            assert frame["payload"]["status"] == "ok"
+            msg = {"type": "broadcast", "event": "ping", "payload": {"n": 1}}
+            ref = await sender.push(topic, "broadcast", msg, join_ref=join)
+            hb = await sender.push("phoenix", "heartbeat", {})
+            frames = []
+            while not (frames and frames[-1].get("ref") == hb):
+                frames.append(await sender.recv())
+            replies = [f for f in frames if f.get("ref") == ref]
+            if ack:
+                assert replies == [
+                    {
+                        "topic": topic,
+                        "event": "phx_reply",
+                        "payload": {
+                            "status": "error",
+                            "response": {
+                                "reason": "Unauthorized: You do not have permissions to "
+                                "write to this Channel topic: readonly:board"
+                            },
+                        },
+                        "ref": ref,
+                    }
+                ]
+            else:
+                assert replies == []
+            assert not any(f.get("event") == "broadcast" for f in frames)
+        # Nothing reached the other subscriber either.
+        hb = await listener.push("phoenix", "heartbeat", {})
+        frame = await listener.recv()
+        assert frame["ref"] == hb
+    finally:
+        await sender.close()
+        await listener.close()
