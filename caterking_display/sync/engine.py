@@ -203,6 +203,7 @@ class SyncEngine:
         ops = self.store.pending_ops()
         self.tracker.pending(len(ops), ops[0].created_at if ops else None)
         self.tracker.board_saved(self.store.saved_at)
+        self.tracker.kitchen(self.store.get_meta("kitchen_name"))
 
     async def _ticker(self) -> None:
         while True:

@@ -76,6 +76,18 @@ class Resync:
         for ev in buf or ():
             apply_event(self._store, ev)
 
+    def _remember_kitchen(self) -> None:
+        """Keep the kitchen's name and zone so a display starting offline shows them."""
+        if not self.kitchen:
+            return
+        for key, meta in (("name", "kitchen_name"), ("timezone", "kitchen_timezone")):
+            value = self.kitchen.get(key)
+            if isinstance(value, str) and value:
+                try:
+                    self._store.set_meta(meta, value)
+                except Exception as exc:  # a full disk must not stop the sync
+                    log.warning("sync: could not save %s: %s", meta, exc)
+
     async def fetch(self, kitchen_id: str, timeout: float) -> None:  # noqa: ASYNC109
         """Fetch the board and merge it, then apply buffered events. Errors propagate
         (buffered events are applied either way)."""
@@ -95,6 +107,7 @@ class Resync:
                 except RowError as exc:
                     log.warning("sync: skipped a malformed staff row from the fetch: %s", exc)
             self.kitchen = dict(snap.kitchen) if snap.kitchen else None
+            self._remember_kitchen()  # before the merge, whose change notice reports it
             self._store.replace_board(tasks, staff)
         finally:
             self.end()

@@ -155,6 +155,12 @@ class StatusTracker:
     def board_saved(self, at: datetime | None) -> None:
         self._update(None, board_saved_at=at)
 
+    def kitchen(self, name: str | None) -> None:
+        """The kitchen's name, once known (shown in the board's header)."""
+        if name is None or self._status.extra.get("kitchen_name") == name:
+            return
+        self._update(None, extra={**self._status.extra, "kitchen_name": name})
+
     # --- internals ------------------------------------------------------------------
 
     def _should_be_offline(self) -> bool:

@@ -299,7 +299,7 @@ class BoardApp(App[None], inherit_bindings=False):
 
     def _header_facts(self) -> HeaderFacts:
         return HeaderFacts(
-            kitchen=self.settings.kitchen_name,
+            kitchen=self.status.extra.get("kitchen_name") or self.settings.kitchen_name,
             station=self.station or ALL_STATIONS,
             devices_online=self.status.devices_online,
             clock=f"{self.now.astimezone(self.tz):%H:%M}",

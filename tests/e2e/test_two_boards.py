@@ -66,6 +66,12 @@ async def until(pilot: Any, cond: Callable[[], object], within: float = 10) -> N
         await pilot.pause(0.02)
 
 
+def header_text(app: Any) -> str:
+    from caterking_display.ui.widgets.status_line import StatusLine
+
+    return str(app.query_one(StatusLine).render())
+
+
 def card_in(app: Any, column: str, task_id: str) -> TaskCard | None:
     for card in app.query(f"#col-{column} TaskCard"):
         if getattr(card, "task_id", None) == task_id and card.display:
@@ -92,6 +98,8 @@ async def test_claim_on_one_board_shows_on_the_other(
             for pilot, app in ((pa, app_a), (pb, app_b)):
                 await until(pilot, lambda app=app: app.status.state is ConnectionState.LIVE)
                 await until(pilot, lambda app=app: card_in(app, "todo", tid) is not None)
+                # The header names the kitchen as soon as the board has been fetched.
+                await until(pilot, lambda app=app: "Main" in str(header_text(app)))
             # Chef 0 claims on board A (picker: key 1 is the first chef by name).
             app_a.selected_id = tid
             await pa.press("c")
