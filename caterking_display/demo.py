@@ -49,6 +49,16 @@ def demo_root(arg: Path | None) -> Path:
     return (arg or Path(platformdirs.user_data_dir(APP_NAME)) / "demo").expanduser()
 
 
+def demo_stack_dir(arg: Path | None) -> Path:
+    """The stack's data dir: `serve`'s default, so a stack started with
+    `caterking-display serve --seed demo` (or `make serve`) is the one the demo reuses."""
+    if arg is not None:
+        return arg.expanduser() / "stack"
+    from caterking_display.localstack.serve import default_data_dir
+
+    return default_data_dir()
+
+
 def read_env(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in path.read_text().splitlines():
@@ -154,7 +164,7 @@ def board_dir(root: Path, attach: bool, stack: ExitStack) -> tuple[Path, str]:
 
 def main(args: argparse.Namespace) -> int:
     root = demo_root(args.data_dir)
-    stack_dir = root / "stack"
+    stack_dir = demo_stack_dir(args.data_dir)
     started: list[subprocess.Popen[bytes]] = []
     with ExitStack() as cleanup:
         try:
@@ -172,7 +182,10 @@ def main(args: argparse.Namespace) -> int:
                 env = wait_for_stack(stack_dir, proc, timeout=180)
             password = demo_password(stack_dir)
             if not password:
-                raise DemoError(f"no demo display account in {stack_dir}/stack.json")
+                raise DemoError(
+                    f"the stack running on {stack_dir} has no demo account: restart it "
+                    "with `caterking-display serve --seed demo`"
+                )
             if not args.attach and not args.no_simulator:
                 sim_log = cleanup.enter_context(open(root / "simulate.log", "a"))
                 started.append(

@@ -1,0 +1,66 @@
+"""The demo's moving parts: start or reuse the seeded stack, pick board dirs, stop cleanly."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+import pytest
+
+from caterking_display import demo
+from caterking_display.cli import main
+
+
+def test_attach_without_a_running_demo_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--attach", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "error: no demo is running: start `caterking-display demo` in another terminal first\n"
+    )
+
+
+def test_stack_starts_seeded_is_reused_and_stops(tmp_path: Path) -> None:
+    stack_dir = demo.demo_stack_dir(tmp_path)
+    assert demo.stack_env_if_up(stack_dir) is None
+    with open(tmp_path / "serve.log", "w") as log:
+        proc = demo.start_stack(stack_dir, 0, log)
+        try:
+            env = demo.wait_for_stack(stack_dir, proc, timeout=120)
+            assert env["SUPABASE_URL"].startswith("http://127.0.0.1:")
+            assert demo.demo_password(stack_dir)
+            # A second demo finds the same stack instead of starting another.
+            assert demo.stack_env_if_up(stack_dir) == env
+        finally:
+            demo.stop(proc)
+    assert proc.returncode == 0
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(stack_dir) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == []
+    assert demo.stack_env_if_up(stack_dir) is None
+
+
+def test_each_board_gets_its_own_store(tmp_path: Path) -> None:
+    with ExitStack() as first, ExitStack() as second:
+        d1, name1 = demo.board_dir(tmp_path, False, first)
+        d2, name2 = demo.board_dir(tmp_path, True, second)
+        d3, name3 = demo.board_dir(tmp_path, True, second)
+        assert (name1, name2, name3) == ("demo-board", "demo-attach-1", "demo-attach-2")
+        assert len({d1, d2, d3}) == 3
+        with pytest.raises(demo.DemoError, match="already open"), ExitStack() as third:
+            demo.board_dir(tmp_path, False, third)
+
+
+def test_defaults_share_the_serve_data_dir() -> None:
+    from caterking_display.localstack.serve import default_data_dir
+
+    assert demo.demo_stack_dir(None) == default_data_dir()
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    assert parser.parse_args([]).port == demo.DEFAULT_PORT
