@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -482,6 +483,47 @@ $fn$;
 
 
 Plan = tuple[Change, TableInfo, dict[Subscriber, list[int]]]
+MIN_GROUPS_PER_LANE = 8  # fewer groups than this per connection: not worth a split
+
+
+class _Lane:
+    """One RLS connection with its session-local visibility functions."""
+
+    def __init__(self) -> None:
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.functions: set[int] = set()
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def run(
+        self, dsn: str, items: list[tuple[int, int, TableInfo, list[Any], list[Any]]]
+    ) -> list[dict[int, list[int]]]:
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+            await self.conn.execute("set application_name to 'caterking-realtime-rls'")
+            self.functions.clear()
+        conn = self.conn
+        for _ci, _off, info, _keys, _groups in items:
+            if info.oid not in self.functions:
+                _name, ddl = _visible_function(info)
+                await conn.execute(ddl)
+                self.functions.add(info.oid)
+        out: list[dict[int, list[int]]] = []
+        async with conn.pipeline():
+            curs = [
+                await conn.execute(
+                    f"select g, ords from pg_temp.caterking_visible_{info.oid}"
+                    "(%s::jsonb, %s::jsonb)",
+                    (json.dumps(keys), json.dumps(groups)),
+                )
+                for _ci, _off, info, keys, groups in items
+            ]
+            for cur in curs:
+                out.append({g: ords for g, ords in await cur.fetchall()})
+        return out
 
 
 class Registry:
@@ -492,14 +534,13 @@ class Registry:
     payload is serialised once and the same frame is queued to every socket that gets it.
     """
 
-    def __init__(self, catalog: Catalog, dsn: str) -> None:
+    def __init__(self, catalog: Catalog, dsn: str, *, rls_connections: int = 2) -> None:
         self.catalog = catalog
         self.dsn = dsn
         self.by_table: dict[tuple[str, str | None], list[Subscription]] = defaultdict(list)
         self.delivered = 0
         self.rls_calls = 0
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._functions: set[int] = set()
+        self._lanes = [_Lane() for _ in range(rls_connections)]
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_table.values())
@@ -518,12 +559,12 @@ class Registry:
 
     def invalidate(self) -> None:
         """A table changed shape: re-create its RLS function on next use."""
-        self._functions.clear()
+        for lane in self._lanes:
+            lane.functions.clear()
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        for lane in self._lanes:
+            await lane.close()
 
     def _candidates(self, rel: Relation) -> list[Subscription]:
         out: list[Subscription] = []
@@ -628,30 +669,29 @@ class Registry:
     async def _call_visible(
         self, calls: list[tuple[TableInfo, list[int], list[Any], list[Any], list[Any]]]
     ) -> list[dict[int, list[int]]]:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-            await self._conn.execute("set application_name to 'caterking-realtime-rls'")
-            self._functions.clear()
-        conn = self._conn
-        for info, *_ in calls:
-            if info.oid not in self._functions:
-                _name, ddl = _visible_function(info)
-                await conn.execute(ddl)
-                self._functions.add(info.oid)
+        """Per call, {group index: visible key positions}. Many groups are split across
+        the lanes (connections) and checked in parallel: the checks cost Postgres CPU
+        per group, and a second core halves the wait."""
         self.rls_calls += 1
-        out: list[dict[int, list[int]]] = []
-        async with conn.pipeline():
-            curs = []
-            for info, _idxs, _glist, keys, groups in calls:
-                curs.append(
-                    await conn.execute(
-                        f"select g, ords from pg_temp.caterking_visible_{info.oid}"
-                        "(%s::jsonb, %s::jsonb)",
-                        (json.dumps(keys), json.dumps(groups)),
-                    )
-                )
-            for cur in curs:
-                out.append({g: ords for g, ords in await cur.fetchall()})
+        n_groups = max(len(c[4]) for c in calls)
+        lanes = min(len(self._lanes), max(1, n_groups // MIN_GROUPS_PER_LANE))
+        work: list[list[tuple[int, int, TableInfo, list[Any], list[Any]]]] = [
+            [] for _ in range(lanes)
+        ]
+        for ci, (info, _idxs, _glist, keys, groups) in enumerate(calls):
+            size = -(-len(groups) // lanes)
+            for li in range(lanes):
+                part = groups[li * size : (li + 1) * size]
+                if part:
+                    work[li].append((ci, li * size, info, keys, part))
+        parts = await asyncio.gather(
+            *(lane.run(self.dsn, items) for lane, items in zip(self._lanes, work, strict=False))
+        )
+        out: list[dict[int, list[int]]] = [{} for _ in calls]
+        for items, results in zip(work, parts, strict=True):
+            for (ci, offset, *_), seen in zip(items, results, strict=True):
+                for g, ords in seen.items():
+                    out[ci][g + offset] = ords
         return out
 
     async def _data(self, ch: Change, info: TableInfo, role: str) -> str:
