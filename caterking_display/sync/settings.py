@@ -25,8 +25,10 @@ class SyncSettings:
     fetch_timeout: float = 10.0
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    offline_after_attempts: int = 4
-    offline_after_seconds: float = 40.0
+    offline_after_attempts: int = 10
+    offline_after_seconds: float = 30.0
+    """Reconnecting (with attempt and next try) for about half a minute, then Offline:
+    a blip stays a blip, a real outage is called one (Toast says so after 40 s)."""
     auth_retry_seconds: float = 60.0
     """After a refused sign-in (bad password, disabled account), retry this often."""
     refresh_fraction: float = 0.8

@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from caterking_display.domain.actions import Action, next_action
 from caterking_display.domain.board import Notice, NoticeKind, ViewTask
 from caterking_display.domain.clock import Clock
-from caterking_display.domain.sync_status import SyncStatus
+from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Staff, Status
 from caterking_display.ui import actions as registry
 from caterking_display.ui.card_facts import (
@@ -301,7 +301,12 @@ class BoardApp(App[None], inherit_bindings=False):
         return HeaderFacts(
             kitchen=self.status.extra.get("kitchen_name") or self.settings.kitchen_name,
             station=self.station or ALL_STATIONS,
-            devices_online=self.status.devices_online,
+            # Presence is only known over a live link; a stale count would mislead.
+            devices_online=(
+                self.status.devices_online
+                if self.status.state is ConnectionState.LIVE
+                else None
+            ),
             clock=f"{self.now.astimezone(self.tz):%H:%M}",
             kiosk=self.settings.kiosk,
         )

@@ -13,7 +13,7 @@ from textual.widget import Widget
 class HeaderFacts:
     kitchen: str
     station: str  # "All stations" or the filter
-    devices_online: int
+    devices_online: int | None  # None: not known (no live link), so not shown
     clock: str  # "14:05"
     kiosk: bool = False
 
@@ -44,8 +44,9 @@ class StatusLine(Widget):
         left = Text.assemble(
             (f.kitchen, style("kitchen")), "  ", (f"▸ {f.station}", style("station"))
         )
-        devices = f"{f.devices_online} device{'s' if f.devices_online != 1 else ''} online"
-        right = Text.assemble(devices, "  ", (f.clock, style("clock")))
+        n = f.devices_online
+        devices = "" if n is None else f"{n} device{'s' if n != 1 else ''} online  "
+        right = Text.assemble(devices, (f.clock, style("clock")))
         if left.cell_len + right.cell_len + 1 > width:
             right = Text(f.clock, style("clock"))
         room = width - right.cell_len - 1
