@@ -7,7 +7,7 @@ kitchen channel, `kitchen_id=eq.<id>` filter, so RLS is checked for each distinc
 set as for real displays) and inserts tasks straight into Postgres at R changes/s.
 Latency = client receive time − the writer's clock just before the INSERT (autocommit, so
 it includes the statement and its commit). Prints p50/p95/p99 per (N, R), the server
-process's CPU (cores) and how busy the whole machine was.
+process's, Postgres's and the bench's CPU (cores) and how busy the whole machine was.
 
     .venv/bin/python bench/stack_latency.py [--seconds 5] [--clients 1,10,50] [--rates 20,100]
         [--profile-server FILE.prof]
@@ -53,6 +53,7 @@ class Server:
         cmd += ["--data-dir", str(data_dir)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.env: dict[str, str] = {}
+        self.data_dir = data_dir
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith("#"):
@@ -71,6 +72,20 @@ class Server:
         """User+system CPU of the server process (not Postgres)."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def pg_cpu_seconds(self) -> float:
+        """User+system CPU of the embedded Postgres (postmaster and its backends)."""
+        pidfile = next(self.data_dir.rglob("postmaster.pid"), None)
+        if pidfile is None:
+            return float("nan")
+        master = int(pidfile.read_text().split()[0])
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == master or stat.parent.name == str(master):
+                    total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -177,6 +192,7 @@ async def run_case(
 
     conn = await psycopg.AsyncConnection.connect(server.db_url, autocommit=True)
     cpu0, (busy0, total0), me0 = server.cpu_seconds(), busy_cpu(), os.times()
+    pg0 = server.pg_cpu_seconds()
     start = time.monotonic()
     for i in range(n):
         target = start + i / rate
@@ -191,6 +207,7 @@ async def run_case(
         )
     elapsed = time.monotonic() - start
     cpu1, (busy1, total1), me1 = server.cpu_seconds(), busy_cpu(), os.times()
+    pg1 = server.pg_cpu_seconds()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_in.wait(), 10)
     await conn.close()
@@ -211,6 +228,7 @@ async def run_case(
         "mean": statistics.fmean(latencies) if latencies else float("nan"),
         "server_cpu": (cpu1 - cpu0) / elapsed,  # cores used by the server process
         "machine_busy": (busy1 - busy0) / max(1, total1 - total0),
+        "pg_cpu": (pg1 - pg0) / elapsed,
         "bench_cpu": (me1.user + me1.system - me0.user - me0.system) / elapsed,
     }
 
@@ -251,13 +269,13 @@ def main() -> int:
     )
     print(
         f"{'clients':>7} {'chg/s':>6} {'recv/exp':>13} {'p50 ms':>7} {'p95 ms':>7} "
-        f"{'p99 ms':>7} {'max ms':>7} {'srv cpu':>7} {'cli cpu':>7} {'box busy':>8}"
+        f"{'p99 ms':>7} {'max ms':>7} {'srv cpu':>7} {'pg cpu':>6} {'cli cpu':>7} {'box busy':>8}"
     )
     for row in rows:
         print(
             f"{row['clients']:>7} {row['rate']:>6} {row['received']:>6}/{row['expected']:<6} "
             f"{row['p50']:>7.1f} {row['p95']:>7.1f} {row['p99']:>7.1f} {row['max']:>7.1f} "
-            f"{row['server_cpu']:>7.2f} {row['bench_cpu']:>7.2f} {row['machine_busy']:>8.0%}"
+            f"{row['server_cpu']:>7.2f} {row['pg_cpu']:>6.2f} {row['bench_cpu']:>7.2f} {row['machine_busy']:>8.0%}"
         )
     return 0
 
