@@ -4,7 +4,6 @@ database per test cloned from a migrated template (fast and isolated)."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,10 @@ import psycopg
 import pytest
 
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.stack import LocalStack
 from caterking_display.schema.migrate import migrate
-from tests.pg import TEMPLATE_DB
+from tests.pg import TEMPLATE_DB, Kitchen, connect, seed_kitchen
+from tests.stack import StackThread, cloned_database
 
 # Snapshots and colours must not depend on the developer's environment.
 for _var in ("NO_COLOR", "TEXTUAL_THEME"):
@@ -37,14 +38,27 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
 @pytest.fixture
 def db_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
     """A fresh database cloned from the migrated template; dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
-        conn.execute(f"create database {name} template {TEMPLATE_DB}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {name} with (force)")
+    with cloned_database(pg_server, "t") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """One real local stack (Auth, REST, Realtime) per session, on a free port."""
+    with (
+        cloned_database(pg_server, "ls") as url,
+        StackThread(LocalStack(tmp_path_factory.mktemp("stack"), db_url=url)) as s,
+    ):
+        yield s
+
+
+@pytest.fixture
+def kitchen(stack: LocalStack) -> Kitchen:
+    """A fresh tenant + kitchen + 3 staff: tests isolate their data by tenant."""
+    with connect(stack.db_dsn) as conn:
+        return seed_kitchen(conn)
 
 
 @pytest.fixture

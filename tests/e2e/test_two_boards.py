@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from caterking_display.app_main import build
 from caterking_display.config import Config
@@ -20,31 +17,7 @@ from caterking_display.domain.task import Status
 from caterking_display.localstack.stack import LocalStack
 from caterking_display.ui.widgets.task_card import TaskCard
 from tests.pg import Kitchen, add_task, connect
-
-
-def make_device(stack: LocalStack, k: Kitchen) -> tuple[str, str]:
-    email = f"display-{uuid.uuid4().hex[:8]}@test.local"
-    password = uuid.uuid4().hex
-    r = httpx.post(
-        f"{stack.url}/auth/v1/admin/users",
-        headers={
-            "apikey": stack.service_role_key,
-            "Authorization": f"Bearer {stack.service_role_key}",
-        },
-        json={
-            "email": email,
-            "password": password,
-            "email_confirm": True,
-            "app_metadata": {
-                "tenant_id": k.tenant_id,
-                "kitchen_id": k.kitchen_id,
-                "device_kind": "display",
-            },
-        },
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    return email, password
+from tests.stack import create_display
 
 
 def config(stack: LocalStack, email: str, password: str, data_dir: Path, name: str) -> Config:
@@ -86,8 +59,8 @@ async def test_claim_on_one_board_shows_on_the_other(
         tid = add_task(conn, kitchen, title="Dice onions", station="Prep")
     boards = []
     for name in ("pass", "grill"):
-        email, password = make_device(stack, kitchen)
-        cfg = config(stack, email, password, tmp_path / name, name)
+        dev = create_display(stack.url, stack.service_role_key, kitchen)
+        cfg = config(stack, dev.email, dev.password, tmp_path / name, name)
         boards.append(build(cfg, SystemClock()))
     (store_a, _, app_a), (store_b, _, app_b) = boards
     for _, engine, app in boards:

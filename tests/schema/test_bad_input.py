@@ -13,22 +13,9 @@ from tests.pg import (
     add_task,
     as_claims,
     call,
-    connect,
     device_claims,
-    seed_kitchen,
     task_row,
 )
-
-
-@pytest.fixture
-def conn(db_url: str) -> Any:
-    with connect(db_url) as c:
-        yield c
-
-
-@pytest.fixture
-def k(conn: Any) -> Kitchen:
-    return seed_kitchen(conn)
 
 
 def snapshot(conn: Any) -> tuple[Any, ...]:

@@ -14,19 +14,12 @@ from tests.pg import (
     add_task,
     as_claims,
     call,
-    connect,
     device_claims,
     seed_kitchen,
     task_row,
 )
 
 TABLES = ["tenants", "kitchens", "staff", "tasks", "task_ops", "prep_estimates"]
-
-
-@pytest.fixture
-def conn(db_url: str) -> Any:
-    with connect(db_url) as c:
-        yield c
 
 
 @pytest.fixture

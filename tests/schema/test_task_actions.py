@@ -12,22 +12,9 @@ from tests.pg import (
     Kitchen,
     add_task,
     call,
-    connect,
     device_claims,
-    seed_kitchen,
     task_row,
 )
-
-
-@pytest.fixture
-def conn(db_url: str) -> Any:
-    with connect(db_url) as c:
-        yield c
-
-
-@pytest.fixture
-def k(conn: Any) -> Kitchen:
-    return seed_kitchen(conn)
 
 
 def dev(k: Kitchen) -> dict[str, Any]:

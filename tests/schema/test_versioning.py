@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.pg import add_task, connect, seed_kitchen, task_row
-
-
-@pytest.fixture
-def conn(db_url: str) -> Any:
-    with connect(db_url) as c:
-        yield c
+from tests.pg import add_task, seed_kitchen, task_row
 
 
 def test_insert_starts_at_one_even_if_told_otherwise(conn: Any) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -20,57 +18,20 @@ from caterking_display.localstack.stack import LocalStack
 from caterking_display.store import BoardStore
 from caterking_display.sync import SyncEngine, SyncSettings
 from tests.faultproxy import FaultProxy
-from tests.localstack.conftest import StackThread
-from tests.pg import TEMPLATE_DB, Kitchen, seed_kitchen
-
-
-@pytest.fixture(scope="session")
-def sync_stack_db(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    name = f"sy_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
-        conn.execute(f"create database {name} template {TEMPLATE_DB}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {name} with (force)")
+from tests.pg import Kitchen, seed_kitchen
+from tests.stack import Device, StackThread, cloned_database, create_display
 
 
 @pytest.fixture(scope="session")
 def sync_stack(
-    sync_stack_db: str, tmp_path_factory: pytest.TempPathFactory
+    pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    data_dir: Path = tmp_path_factory.mktemp("sync-stack")
-    with StackThread(LocalStack(data_dir, db_url=sync_stack_db)) as s:
+    """The sync tests' own stack: their fault injection must not disturb other tests."""
+    with (
+        cloned_database(pg_server, "sy") as url,
+        StackThread(LocalStack(tmp_path_factory.mktemp("sync-stack"), db_url=url)) as s,
+    ):
         yield s
-
-
-@dataclass
-class Device:
-    email: str
-    password: str
-
-
-def create_display(url: str, service_key: str, k: Kitchen) -> Device:
-    email = f"display-{uuid.uuid4().hex[:8]}@test.local"
-    password = uuid.uuid4().hex
-    r = httpx.post(
-        f"{url}/auth/v1/admin/users",
-        headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},
-        json={
-            "email": email,
-            "password": password,
-            "email_confirm": True,
-            "app_metadata": {
-                "tenant_id": k.tenant_id,
-                "kitchen_id": k.kitchen_id,
-                "device_kind": "display",
-            },
-        },
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    return Device(email, password)
 
 
 def fast_settings(dev: Device, name: str, **kw: Any) -> SyncSettings:

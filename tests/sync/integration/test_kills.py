@@ -110,7 +110,7 @@ async def test_stack_killed_and_restarted_clients_recover_and_converge(
     stack_proc_db: str, tmp_path: Path
 ) -> None:
     from tests.pg import seed_kitchen
-    from tests.sync.integration.conftest import create_display
+    from tests.stack import create_display
 
     data_dir = tmp_path / "stack"
     port = free_port()

@@ -18,9 +18,9 @@ from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
 from caterking_display.localstack.stack import LocalStack
 from tests.faultproxy import FaultProxy
-from tests.localstack.conftest import StackThread
 from tests.pg import TEMPLATE_DB, Kitchen, add_task, seed_kitchen
-from tests.sync.integration.conftest import Clients, create_display
+from tests.stack import StackThread, create_display
+from tests.sync.integration.conftest import Clients
 from tests.sync.util import until
 
 JWT_EXPIRY = 4
