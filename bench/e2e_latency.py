@@ -213,9 +213,15 @@ async def rss_after_events(stack: Stack, events: int) -> dict[str, float]:
             count += len(ids)
 
         e.store.subscribe(on)
-        with psycopg.connect(stack.db, autocommit=True) as c:
-            for n in range(events):
-                c.execute("update tasks set notes = %s where id = %s", (f"n{n}", tasks[n % 50]))
+
+        def write_all() -> None:
+            with psycopg.connect(stack.db, autocommit=True) as c:
+                for n in range(events):
+                    c.execute("update tasks set notes = %s where id = %s", (f"n{n}", tasks[n % 50]))
+
+        # In a thread: the client's loop must keep reading while the server writes,
+        # as on a real display (a blocked loop makes the server drop it as too slow).
+        await asyncio.to_thread(write_all)
         last = f"n{events - 1}"
         await until(lambda: any(vt.task.notes == last for vt in e.store.view().tasks.values()), 300)
         gc.collect()
