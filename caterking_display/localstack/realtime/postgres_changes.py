@@ -425,7 +425,7 @@ def _visible_function(info: TableInfo) -> tuple[str, str]:
 
     The walsender may send a commit a moment before the committing backend has left the
     proc array (WAL flush precedes visibility), so the function first waits, briefly and
-    bounded, for the rows to be visible at all.
+    bounded, until the batch's transactions are visible to new snapshots.
 
     Static SQL, so PL/pgSQL caches its plan (re-planned only when the role changes; the
     groups come sorted by role). A group whose check raises (unknown role, no SELECT
@@ -442,21 +442,29 @@ def _visible_function(info: TableInfo) -> tuple[str, str]:
         "with ordinality v(val, ord) where exists (select 1 from {}.{} t where {})"
     ).format(sql.Identifier(info.schema), sql.Identifier(info.name), conds)
     ddl = f"""
-create or replace function pg_temp.{name}(p_keys jsonb, p_groups jsonb)
+create or replace function pg_temp.{name}(p_keys jsonb, p_groups jsonb, p_xids bigint[])
 returns table(g int, ords int[]) language plpgsql as $fn$
 declare
   grp jsonb;
   cur_role text := '';
-  n_keys int := jsonb_array_length(p_keys);
+  snap pg_snapshot;
+  xm bigint;
   tries int := 0;
 begin
-  -- A commit reaches the WAL stream before it is visible to new snapshots: wait (as the
-  -- session user, bypassing RLS) until the rows are there, or were deleted since.
+  -- The walsender may send a commit before the committing backend has left the proc
+  -- array (WAL flush precedes visibility): wait until our snapshots see the batch's
+  -- transactions (32-bit xids, widened against the snapshot's xmax).
   loop
-    {query.as_string(None)} into ords;
-    exit when coalesce(cardinality(ords), 0) >= n_keys or tries >= 100;
+    snap := pg_current_snapshot();
+    xm := pg_snapshot_xmax(snap)::text::bigint;
+    exit when not exists (
+      select 1 from unnest(p_xids) x
+      where not pg_visible_in_snapshot(
+        (xm + (((x - (xm & 4294967295)) + 2147483648) & 4294967295) - 2147483648)
+          ::text::xid8, snap));
+    exit when tries >= 200;
     tries := tries + 1;
-    perform pg_sleep(0.0005);
+    perform pg_sleep(0.0002);
   end loop;
   g := 0;
   for grp in select value from jsonb_array_elements(p_groups) loop
@@ -499,14 +507,14 @@ class _Lane:
             await conn.close()
 
     async def run(
-        self, dsn: str, items: list[tuple[int, int, TableInfo, list[Any], list[Any]]]
+        self, dsn: str, items: list[tuple[int, int, TableInfo, list[Any], list[Any], list[int]]]
     ) -> list[dict[int, list[int]]]:
         if self.conn is None or self.conn.closed or self.conn.broken:
             self.conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
             await self.conn.execute("set application_name to 'caterking-realtime-rls'")
             self.functions.clear()
         conn = self.conn
-        for _ci, _off, info, _keys, _groups in items:
+        for _ci, _off, info, _keys, _groups, _xids in items:
             if info.oid not in self.functions:
                 _name, ddl = _visible_function(info)
                 await conn.execute(ddl)
@@ -516,10 +524,10 @@ class _Lane:
             curs = [
                 await conn.execute(
                     f"select g, ords from pg_temp.caterking_visible_{info.oid}"
-                    "(%s::jsonb, %s::jsonb)",
-                    (json.dumps(keys), json.dumps(groups)),
+                    "(%s::jsonb, %s::jsonb, %s::bigint[])",
+                    (json.dumps(keys), json.dumps(groups), xids),
                 )
-                for _ci, _off, info, keys, groups in items
+                for _ci, _off, info, keys, groups, xids in items
             ]
             for cur in curs:
                 out.append({g: ords for g, ords in await cur.fetchall()})
@@ -651,14 +659,16 @@ class Registry:
                 new = plans[n][0].new or []
                 keys.append([new[names.index(pk)] for pk in info.pk])
             glist = sorted(groups)  # by role: the plan is re-made only when it changes
-            calls.append((info, idxs, glist, keys, [[r, groups[(r, c)]] for r, c in glist]))
+            xids = sorted({plans[n][0].xid for n in idxs})
+            group_claims = [[r, groups[(r, c)]] for r, c in glist]
+            calls.append((info, idxs, glist, keys, group_claims, xids))
         try:
             results = await self._call_visible(calls)
         except psycopg.Error:
             log.exception("RLS check failed; withholding the batch's rows")
             await self.close()
             results = [{} for _ in calls]
-        for (_info, idxs, glist, _keys, _groups), seen in zip(calls, results, strict=True):
+        for (_info, idxs, glist, *_rest), seen in zip(calls, results, strict=True):
             for gi, gkey in enumerate(glist):
                 ords = seen.get(gi) or ()
                 for k, n in enumerate(idxs):
@@ -667,7 +677,7 @@ class Registry:
         return hidden
 
     async def _call_visible(
-        self, calls: list[tuple[TableInfo, list[int], list[Any], list[Any], list[Any]]]
+        self, calls: list[tuple[TableInfo, list[int], list[Any], list[Any], list[Any], list[int]]]
     ) -> list[dict[int, list[int]]]:
         """Per call, {group index: visible key positions}. Many groups are split across
         the lanes (connections) and checked in parallel: the checks cost Postgres CPU
@@ -675,15 +685,15 @@ class Registry:
         self.rls_calls += 1
         n_groups = max(len(c[4]) for c in calls)
         lanes = min(len(self._lanes), max(1, n_groups // MIN_GROUPS_PER_LANE))
-        work: list[list[tuple[int, int, TableInfo, list[Any], list[Any]]]] = [
+        work: list[list[tuple[int, int, TableInfo, list[Any], list[Any], list[int]]]] = [
             [] for _ in range(lanes)
         ]
-        for ci, (info, _idxs, _glist, keys, groups) in enumerate(calls):
+        for ci, (info, _idxs, _glist, keys, groups, xids) in enumerate(calls):
             size = -(-len(groups) // lanes)
             for li in range(lanes):
                 part = groups[li * size : (li + 1) * size]
                 if part:
-                    work[li].append((ci, li * size, info, keys, part))
+                    work[li].append((ci, li * size, info, keys, part, xids))
         parts = await asyncio.gather(
             *(lane.run(self.dsn, items) for lane, items in zip(self._lanes, work, strict=False))
         )

@@ -69,6 +69,7 @@ class Change:
     old: list[str | object | None] | None
     commit_time: datetime = field(default=PG_EPOCH)
     commit_lsn: int = 0
+    xid: int = 0
 
 
 UNCHANGED = object()
@@ -81,6 +82,7 @@ class PgOutputDecoder:
         self.relations: dict[int, Relation] = {}
         self.pending: list[Change] = []
         self.in_transaction = False
+        self.xid = 0
         self.last_end_lsn = 0
         self.on_relation: Callable[[Relation], None] | None = None
 
@@ -90,6 +92,7 @@ class PgOutputDecoder:
         if kind == b"B":
             self.pending = []
             self.in_transaction = True
+            (self.xid,) = struct.unpack_from("!I", data, 17)
         elif kind == b"C":
             _flags, commit_lsn, end_lsn, ts = struct.unpack_from("!bqqq", data, 1)
             self.in_transaction = False
@@ -100,6 +103,7 @@ class PgOutputDecoder:
             for ch in done:
                 ch.commit_time = when
                 ch.commit_lsn = commit_lsn
+                ch.xid = self.xid
             return done
         elif kind == b"R":
             self._relation(data)
