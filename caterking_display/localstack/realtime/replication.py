@@ -519,6 +519,9 @@ class ReplicationStream:
                 n, data = pgconn.get_copy_data(1)
                 if n == 0:
                     break
+                if n < -1:  # the C binding raises instead; be safe either way
+                    self._fail(pgconn.error_message.decode(errors="replace").strip())
+                    return
                 if n == -1:
                     res = pgconn.get_result()
                     msg = res.error_message.decode(errors="replace") if res else ""
