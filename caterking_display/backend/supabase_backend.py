@@ -32,6 +32,9 @@ from caterking_display.domain.actions import Action, Outcome
 
 log = logging.getLogger(__name__)
 
+PAGE_ROWS = 1000  # hosted Supabase's default max rows per request
+BOARD_HISTORY = timedelta(hours=12)  # finished tasks older than this are not fetched
+
 _AUTH_WORDS = {
     "invalid_credentials": "The device's email or password is wrong",
     "user_banned": "This device account is disabled",
@@ -141,8 +144,11 @@ class SupabaseBackend:
             },
         )
         data = _json(resp)
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise TransportError(f"auth server error {resp.status_code}")
+        refusal = resp.status_code in (400, 401, 403, 422) and isinstance(data, dict)
+        if resp.status_code != 200 and not refusal:
+            # Gateway errors, rate limits, a captive portal's page: not a verdict on the
+            # device's credentials, so never "Sign-in failed".
+            raise TransportError(f"auth server: HTTP {resp.status_code}")
         if resp.status_code != 200:
             code = None
             msg = None
@@ -181,6 +187,12 @@ class SupabaseBackend:
         }
 
     def _check(self, resp: httpx.Response, what: str) -> Any:
+        """The reply's JSON, or the error that says what to do about it.
+
+        Only PostgREST itself refuses: a 4xx with its JSON error body. Anything else that
+        is not a success (gateway errors, rate limits, a captive portal's HTML page, a
+        redirect) is a transport problem, to be retried with the same op id.
+        """
         data = _json(resp)
         status = resp.status_code
         if status < 300:
@@ -189,11 +201,12 @@ class SupabaseBackend:
         message = data.get("message") if isinstance(data, dict) else None
         if status == 401 or code in ("PGRST301", "PGRST303"):
             raise AuthExpired(f"{what}: {message or 'token refused'}")
-        if status >= 500 or status in (408, 429):
-            raise TransportError(
-                f"{what}: server error {status} {message or ''}".strip(), answered=True
-            )
-        raise ServerRefused(f"{what}: {message or status}", status, str(code) if code else None)
+        postgrest_error = isinstance(code, str) and isinstance(message, str)
+        if 400 <= status < 500 and status not in (408, 429) and postgrest_error:
+            raise ServerRefused(f"{what}: {message}", status, str(code))
+        # A 500 with PostgREST's body is the database raising: the server answered.
+        answered = status == 500 and postgrest_error
+        raise TransportError(f"{what}: HTTP {status} {message or ''}".strip(), answered=answered)
 
     async def call_action(
         self,
@@ -237,14 +250,34 @@ class SupabaseBackend:
 
     async def fetch_board(self, kitchen_id: str, timeout: float = 10.0) -> BoardSnapshot:  # noqa: ASYNC109
         h = self._rest_headers()
-        resp, date = await self._request(
-            "GET",
-            "/rest/v1/tasks",
-            params={"select": "*", "kitchen_id": f"eq.{kitchen_id}", "order": "id.asc"},
-            headers=h,
-            timeout=timeout,
-        )
-        tasks = self._check(resp, "tasks")
+        # What the board shows: open tasks, and tasks finished or changed recently (so a
+        # kitchen's long history never hits a project's max-rows cap). Paged all the same.
+        since = (datetime.now(UTC) + (self.clock_skew or timedelta(0))) - BOARD_HISTORY
+        since_text = since.replace(microsecond=0).isoformat()
+        params = {
+            "select": "*",
+            "kitchen_id": f"eq.{kitchen_id}",
+            "or": f'(status.in.(pending,claimed),updated_at.gte."{since_text}")',
+            "order": "id.asc",
+            "limit": str(PAGE_ROWS),
+        }
+        tasks: list[Any] = []
+        date = None
+        while True:
+            resp, page_date = await self._request(
+                "GET",
+                "/rest/v1/tasks",
+                params={**params, "offset": str(len(tasks))},
+                headers=h,
+                timeout=timeout,
+            )
+            date = date or page_date
+            page = self._check(resp, "tasks")
+            if not isinstance(page, list):
+                raise TransportError("board fetch: unexpected reply shape")
+            tasks += page
+            if len(page) < PAGE_ROWS:
+                break
         resp, _ = await self._request(
             "GET",
             "/rest/v1/staff",

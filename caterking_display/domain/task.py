@@ -85,7 +85,7 @@ class Task:
             status = Status(row["status"])
             priority = Priority(int(row.get("priority") or 0))
             version = int(row["version"])
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
             raise RowError(f"bad task row: {exc}") from exc
         qty = row.get("quantity")
         try:

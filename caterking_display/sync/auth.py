@@ -45,8 +45,13 @@ class DeviceAuth:
         # The lifetime is the shorter of the issued ``expires_in`` and what ``expires_at``
         # leaves (exp is whole seconds, so a token can live up to 1 s less than issued;
         # a device clock running ahead only makes us refresh earlier).
-        left = session.expires_at - time.time()
-        self._lifetime = max(0.5, min(session.expires_in, left))
+        # Judge expires_at by the server's clock (the measured skew), and never trust it
+        # to shorten the lifetime by more than the second that whole-second exp can cost:
+        # a device clock that is off must not cause a refresh storm.
+        skew = self._backend.clock_skew
+        left = session.expires_at - (time.time() + (skew.total_seconds() if skew else 0.0))
+        floor = max(0.5, session.expires_in - 1.0)
+        self._lifetime = max(floor, min(session.expires_in, left))
         self._backend.set_session(session)
         self._changed.set()
         return session

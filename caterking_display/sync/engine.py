@@ -57,6 +57,7 @@ class SyncEngine:
             renew_token=self._renew,
             ensure_session=self.auth.ensure,
             on_confirmed=self.tracker.synced,
+            monotonic=clock.monotonic,
         )
         self.supervisor = Supervisor(
             backend,

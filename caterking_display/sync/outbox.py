@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from caterking_display.backend.types import (
@@ -25,7 +26,7 @@ from caterking_display.backend.types import (
 )
 from caterking_display.domain.actions import Outcome
 from caterking_display.domain.board import PendingOp
-from caterking_display.domain.task import RowError, Task
+from caterking_display.domain.task import Task
 from caterking_display.store import BoardStore
 from caterking_display.sync.backoff import Backoff
 from caterking_display.sync.settings import SyncSettings
@@ -44,6 +45,7 @@ class Outbox:
         ensure_session: Callable[[], Awaitable[object]] | None = None,
         on_confirmed: Callable[[], None] = lambda: None,
         on_error: Callable[[str], None] = lambda _e: None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._backend = backend
@@ -52,10 +54,12 @@ class Outbox:
         self._ensure = ensure_session
         self._on_confirmed = on_confirmed
         self._on_error = on_error
+        self._monotonic = monotonic
         self._backoff = Backoff(settings.backoff_base, settings.backoff_cap, settings.rng)
         self._wake = asyncio.Event()
         self._retry_now = asyncio.Event()
-        self._server_errors: dict[str, int] = {}
+        # op id -> (database errors so far, monotonic time of the first)
+        self._server_errors: dict[str, tuple[int, float]] = {}
         self.sent = 0  # RPC calls made (tests, diagnostics)
 
     def kick(self) -> None:
@@ -97,11 +101,15 @@ class Outbox:
             except AuthExpired as exc:
                 failures += 1
                 log.info("sync: token refused while sending (%s); refreshing", exc)
+                self._store.record_attempt(op.op_id, str(exc))
                 try:
                     await self._renew()
                 except Exception as renew_exc:
-                    self._store.record_attempt(op.op_id, str(renew_exc))
                     self._on_error(str(renew_exc))
+                    await self._wait(failures)
+                    continue
+                if failures > 1:
+                    # Refused again with a fresh token: back off, never spin.
                     await self._wait(failures)
                 continue
             except ServerRefused as exc:
@@ -114,9 +122,14 @@ class Outbox:
                 self._store.record_attempt(op.op_id, str(exc))
                 self._on_error(str(exc))
                 if exc.answered:
-                    n = self._server_errors.get(op.op_id, 0) + 1
-                    self._server_errors[op.op_id] = n
-                    if n >= self._settings.max_server_errors:
+                    now = self._monotonic()
+                    n, first = self._server_errors.get(op.op_id, (0, now))
+                    n += 1
+                    self._server_errors[op.op_id] = (n, first)
+                    if (
+                        n >= self._settings.max_server_errors
+                        and now - first >= self._settings.poison_after_seconds
+                    ):
                         log.error("sync: giving up on %s after %d server errors", op.op_id, n)
                         self._finish(op, RpcResult(Outcome.REJECTED, None, "server_error"))
                         failures = 0
@@ -138,8 +151,11 @@ class Outbox:
         if result.task_row is not None:
             try:
                 task = Task.from_row(result.task_row)
-            except RowError as exc:
+            except Exception as exc:  # any malformed row: resolve the op without it
                 log.warning("sync: ignored a malformed task row in an RPC reply: %s", exc)
+        if result.outcome is Outcome.DUPLICATE and result.reason == "already_conflict":
+            # The first answer was a conflict whose reply was lost: still tell the chef.
+            result = RpcResult(Outcome.CONFLICT, result.task_row, "claimed_by_other")
         self._server_errors.pop(op.op_id, None)
         self._store.resolve_op(op.op_id, result.outcome, task, result.reason)
         self._on_confirmed()

@@ -34,7 +34,10 @@ class SyncSettings:
     refresh_fraction: float = 0.8
     """Refresh the access token at this fraction of its lifetime."""
     max_server_errors: int = 5
-    """An op the server answers with an error this many times goes to the failed list."""
+    """An op the database keeps failing with an error (HTTP 500 with PostgREST's body)
+    this many times, over at least ``poison_after_seconds``, goes to the failed list, so
+    it cannot block the queue forever. Gateway errors and outages never count."""
+    poison_after_seconds: float = 600.0
     rng: random.Random = field(default_factory=random.Random)
     """Jitter source (inject a seeded one in tests)."""
 

@@ -303,9 +303,7 @@ class BoardApp(App[None], inherit_bindings=False):
             station=self.station or ALL_STATIONS,
             # Presence is only known over a live link; a stale count would mislead.
             devices_online=(
-                self.status.devices_online
-                if self.status.state is ConnectionState.LIVE
-                else None
+                self.status.devices_online if self.status.state is ConnectionState.LIVE else None
             ),
             clock=f"{self.now.astimezone(self.tz):%H:%M}",
             kiosk=self.settings.kiosk,

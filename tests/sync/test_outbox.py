@@ -23,7 +23,11 @@ def settings(**kw: object) -> SyncSettings:
     return SyncSettings(**base)  # type: ignore[arg-type]
 
 
-def setup(n_tasks: int = 3) -> tuple[BoardStore, FakeBackend, Outbox, list[str]]:
+def setup(
+    n_tasks: int = 3, *, step_s: float = 0.0
+) -> tuple[BoardStore, FakeBackend, Outbox, list[str]]:
+    """`step_s`: how far the outbox's monotonic clock moves each time it is read."""
+    ticks = iter(range(1_000_000))
     store = new_store()
     store.replace_board([task(i) for i in range(1, n_tasks + 1)], STAFF)
     backend = FakeBackend()
@@ -32,7 +36,14 @@ def setup(n_tasks: int = 3) -> tuple[BoardStore, FakeBackend, Outbox, list[str]]
     async def renew() -> None:
         renewed.append("x")
 
-    return store, backend, Outbox(store, backend, settings(), renew_token=renew), renewed
+    outbox = Outbox(
+        store,
+        backend,
+        settings(),
+        renew_token=renew,
+        monotonic=lambda: next(ticks) * step_s,
+    )
+    return store, backend, outbox, renewed
 
 
 async def test_applied_and_duplicate_confirm_with_the_returned_row() -> None:
@@ -96,7 +107,8 @@ async def test_a_permanently_refused_request_is_rejected_not_retried_forever() -
 
 
 async def test_a_poison_op_that_keeps_failing_on_the_server_is_set_aside() -> None:
-    store, backend, outbox, _ = setup()
+    # Five database errors spread over more than poison_after_seconds (600 s).
+    store, backend, outbox, _ = setup(step_s=200.0)
     store.enqueue(Action.CLAIM, tid(1), ME)
     store.enqueue(Action.CLAIM, tid(2), ME)
     backend.results = [transport("500", answered=True)] * 5
@@ -120,4 +132,59 @@ async def test_a_malformed_row_in_the_reply_still_resolves_the_op() -> None:
     store.enqueue(Action.CLAIM, tid(1), ME)
     backend.results = [RpcResult(Outcome.APPLIED, {"id": "nope"}, None)]
     await outbox.drain()
+    assert store.pending_ops() == []
+
+
+async def test_database_errors_in_a_short_burst_do_not_discard_the_action() -> None:
+    store, backend, outbox, _ = setup(step_s=1.0)
+    op = store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [transport("500", answered=True)] * 8
+    await outbox.drain()
+    assert store.failed_actions() == []
+    assert [c.op_id for c in backend.calls] == [op.op_id] * 9  # retried, then applied
+    assert store.pending_ops() == []
+
+
+async def test_gateway_errors_never_discard_an_action() -> None:
+    # A Postgres restart or a rate limit is an outage, however long: keep the op.
+    store, backend, outbox, _ = setup(step_s=500.0)
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [transport("HTTP 503", answered=False)] * 12
+    await outbox.drain()
+    assert store.failed_actions() == []
+    assert len(backend.calls) == 13
+
+
+async def test_a_lost_conflict_reply_is_still_told_to_the_chef() -> None:
+    # The first reply (conflict) was lost; the retry with the same op id says duplicate
+    # with reason already_conflict. The chef must still hear who holds the task.
+    store, backend, outbox, _ = setup()
+    notices = []
+    store.notices_subscribe(notices.append)
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [
+        RpcResult(Outcome.DUPLICATE, claimed(1, 2, MARIA).to_row(), "already_conflict")
+    ]
+    await outbox.drain()
+    assert [n.kind for n in notices] == [NoticeKind.CONFLICT]
+    assert "Maria" in notices[0].message
+    assert store.view().tasks[tid(1)].task.claimed_by == MARIA
+
+
+async def test_repeated_401_backs_off_instead_of_spinning() -> None:
+    store, backend, outbox, renewed = setup()
+    waits: list[int] = []
+    real_wait = outbox._wait
+
+    async def counting_wait(failures: int) -> None:
+        waits.append(failures)
+        await real_wait(failures)
+
+    outbox._wait = counting_wait  # type: ignore[method-assign]
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [AuthExpired("jwt expired")] * 6
+    await outbox.drain()
+    assert len(renewed) == 6 and len(backend.calls) == 7
+    # The first refusal retries at once with the fresh token; later ones back off.
+    assert waits == [2, 3, 4, 5, 6]
     assert store.pending_ops() == []
