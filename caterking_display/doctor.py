@@ -118,6 +118,16 @@ async def check_server(cfg: Config) -> list[Check]:
                     f"{len(board.staff)} staff",
                 )
             )
+            stations = sorted({str(t.get("station") or "") for t in board.tasks} - {""})
+            if cfg.station and cfg.station.casefold() not in {s.casefold() for s in stations}:
+                checks.append(
+                    Check(
+                        "station",
+                        False,
+                        f"no task at station {cfg.station!r}; stations on the board: "
+                        f"{', '.join(stations) or 'none yet'}",
+                    )
+                )
         return checks
     finally:
         await backend.aclose()

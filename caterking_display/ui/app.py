@@ -219,7 +219,17 @@ class BoardApp(App[None], inherit_bindings=False):
             self._fix_selection()
 
     def _passes_filter(self, vt: ViewTask) -> bool:
-        return self.station is None or vt.task.station == self.station
+        # Case-insensitive: a station typed as "grill" in the config must not empty the board.
+        return self.station is None or vt.task.station.casefold() == self.station.casefold()
+
+    def _station_label(self) -> str:
+        if self.station is None:
+            return ALL_STATIONS
+        tasks = self.store.view().tasks.values()
+        want = self.station.casefold()
+        if tasks and not any(vt.task.station.casefold() == want for vt in tasks):
+            return f"{self.station} (no tasks at this station; press s)"
+        return self.station
 
     def _place(self, task_id: str, vt: ViewTask | None) -> None:
         column_id = None
@@ -300,7 +310,7 @@ class BoardApp(App[None], inherit_bindings=False):
     def _header_facts(self) -> HeaderFacts:
         return HeaderFacts(
             kitchen=self.status.extra.get("kitchen_name") or self.settings.kitchen_name,
-            station=self.station or ALL_STATIONS,
+            station=self._station_label(),
             # Presence is only known over a live link; a stale count would mislead.
             devices_online=(
                 self.status.devices_online if self.status.state is ConnectionState.LIVE else None

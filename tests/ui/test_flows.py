@@ -164,6 +164,20 @@ async def test_arrows_and_hjkl_move_the_selection() -> None:
         assert app.selected_id == first
 
 
+async def test_configured_station_matches_whatever_the_case() -> None:
+    app, _, _ = build(small_board(), initial_station="grill")
+    async with app.run_test(size=SIZE):
+        assert set(app._cards) == {ROAST}
+        assert app.query_one(StatusLine).facts.station == "grill"
+
+
+async def test_unknown_station_says_so_instead_of_an_empty_board() -> None:
+    app, _, _ = build(small_board(), initial_station="Fryer")
+    async with app.run_test(size=SIZE):
+        assert app._cards == {}
+        assert "no tasks at this station" in app.query_one(StatusLine).facts.station
+
+
 async def test_station_filter_cycles_and_is_shown() -> None:
     app, _, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
