@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -92,7 +93,8 @@ def _client_sockets(port: int) -> int:
     )
 
 
-RECONNECTS = 80
+# 80 in the suite (~15 s); CATERKING_RECONNECTS=1000 runs the full count by hand.
+RECONNECTS = int(os.environ.get("CATERKING_RECONNECTS", "80"))
 
 
 async def test_forced_reconnects_leave_no_growth(clients: Clients, proxy: FaultProxy) -> None:
