@@ -7,6 +7,7 @@ healthy while receiving nothing is the top complaint about kitchen displays.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -28,6 +29,15 @@ class BannerFacts:
     level: BannerLevel
     headline: str  # the plain word: "Live", "Offline", ...
     detail: str
+
+
+_SIGN_IN_FAILED = re.compile(r"^\s*sign-in failed\s*:\s*", re.IGNORECASE)
+
+
+def sign_in_detail(error: str | None) -> str:
+    """What to fix after a failed sign-in, without repeating the "Sign-in failed" headline."""
+    detail = _SIGN_IN_FAILED.sub("", error or "", count=1).strip()
+    return detail or "check the device email and password (CATERKING_DEVICE_EMAIL / _PASSWORD)"
 
 
 def changes_waiting(n: int) -> str:
@@ -96,10 +106,7 @@ def banner_facts(
     else:
         level = BannerLevel.AUTH_FAILED
         headline = "Sign-in failed"
-        parts.append(
-            status.last_error
-            or "check the device email and password (CATERKING_DEVICE_EMAIL / _PASSWORD)"
-        )
+        parts.append(sign_in_detail(status.last_error))
         if waiting:
             parts.append(waiting)
     if status.skew_warning and status.clock_skew is not None:

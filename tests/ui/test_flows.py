@@ -363,3 +363,14 @@ async def test_set_status_drives_the_banner() -> None:
         app.set_status(SyncStatus(ConnectionState.LIVE, announcement="Canapés out at 12:30"))
         await pilot.pause()
         assert "Canapés out at 12:30" in str(app.query_one("#announcement").render())
+
+
+async def test_sign_in_failed_banner_does_not_repeat_the_headline() -> None:
+    app, _, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        error = "SIGN-IN FAILED: The device's email or password is wrong. Check them."
+        app.set_status(SyncStatus(ConnectionState.AUTH_FAILED, since=app.now, last_error=error))
+        await pilot.pause()
+        text = app.query_one(ConnectionBanner).render().plain
+        assert text.lower().count("sign-in failed") == 1
+        assert "Sign-in failed  The device's email or password is wrong" in text

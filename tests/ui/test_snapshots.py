@@ -86,8 +86,9 @@ BANNERS: dict[str, SyncStatus] = {
     "sign_in_failed": SyncStatus(
         ConnectionState.AUTH_FAILED,
         since=T0,
-        last_error="wrong device email or password: check CATERKING_DEVICE_EMAIL "
-        "and CATERKING_DEVICE_PASSWORD",
+        # As sync/auth.py words it: the banner must not say "Sign-in failed" twice.
+        last_error="Sign-in failed: The device's email or password is wrong. "
+        "Check the device email and password.",
     ),
     "stale": SyncStatus(
         ConnectionState.LIVE,
