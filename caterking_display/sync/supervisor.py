@@ -161,6 +161,9 @@ class Supervisor:
             except AuthExpired:
                 await self._auth.renew(session.access_token)
                 raise
+            if closed.is_set() or link.closed:
+                # Lost during the fetch: never flash Live before Reconnecting.
+                raise LinkDown(reason[0] if reason else "closed during the board fetch")
             self._status.live()
             self._status.skew(self._backend.clock_skew)
             self._on_live()

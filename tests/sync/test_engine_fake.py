@@ -129,3 +129,21 @@ async def test_stop_cancels_and_awaits_every_task() -> None:
     await e.stop()
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()
+
+
+async def test_a_link_lost_during_the_board_fetch_is_never_shown_as_live() -> None:
+    backend = FakeBackend()
+    fetches: list[int] = []
+
+    def drop_first() -> None:
+        fetches.append(1)
+        if len(fetches) == 1:
+            backend.links[-1].server_close("phx_close")
+
+    backend.on_fetch = drop_first
+    e = engine(backend)
+    e.start()
+    await until(lambda: len(backend.links) == 2 and e.status.state is S.LIVE)
+    assert e.tracker.history == [S.CONNECTING, S.LIVE]  # no Live → Reconnecting flicker
+    assert backend.links[0].closed
+    await e.stop()
