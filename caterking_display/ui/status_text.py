@@ -74,8 +74,12 @@ def banner_facts(
                 f"nothing received for {fmt_age((now - last).total_seconds())}; "
                 "the board may be out of date"
             )
-        elif status.last_sync_at is not None:
-            parts.append(f"synced {status.last_sync_at.astimezone(tz):%H:%M:%S}")
+        else:
+            # Every server message (heartbeats too) proves the board is hearing the server,
+            # so show the latest of a sync and a message, not the last full sync alone.
+            heard = [t for t in (status.last_sync_at, status.last_message_at) if t is not None]
+            if heard:
+                parts.append(f"updated {max(heard).astimezone(tz):%H:%M:%S}")
         if waiting:
             parts.append(waiting)
     elif state is ConnectionState.CONNECTING:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from caterking_display.domain.actions import Action
@@ -374,3 +377,21 @@ async def test_sign_in_failed_banner_does_not_repeat_the_headline() -> None:
         text = app.query_one(ConnectionBanner).render().plain
         assert text.lower().count("sign-in failed") == 1
         assert "Sign-in failed  The device's email or password is wrong" in text
+
+
+async def test_live_line_moves_with_every_server_message() -> None:
+    app, _, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one(ConnectionBanner)
+        synced = app.now - timedelta(minutes=5)
+        heard = app.now - timedelta(seconds=3)
+        app.set_status(
+            SyncStatus(
+                ConnectionState.LIVE, since=synced, last_sync_at=synced, last_message_at=heard
+            )
+        )
+        await pilot.pause()
+        assert f"updated {heard:%H:%M:%S}" in banner.render().plain
+        app.set_status(replace(app.status, last_sync_at=app.now, last_message_at=heard))
+        await pilot.pause()
+        assert f"updated {app.now:%H:%M:%S}" in banner.render().plain
