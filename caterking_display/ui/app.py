@@ -52,7 +52,9 @@ from caterking_display.ui.widgets.task_card import TaskCard
 
 _STYLES = Path(__file__).parent / "styles"
 ALL_STATIONS = "All stations"
-NOTICE_TIMEOUT = 30.0  # seconds; a conflict toast must be seen from across the room
+NOTICE_TIMEOUT = 30.0  # seconds; a refusal toast must be seen from across the room
+# A conflict undoes the chef's own action: keep it up until tapped away, or a minute.
+CONFLICT_TIMEOUT = 60.0
 
 # Actions that act on the board; disabled while a dialog is open.
 _BOARD_ACTIONS = frozenset(
@@ -181,7 +183,7 @@ class BoardApp(App[None], inherit_bindings=False):
                 notice.message,
                 title="Not applied",
                 severity="warning",
-                timeout=NOTICE_TIMEOUT,
+                timeout=CONFLICT_TIMEOUT,
                 markup=False,
             )
         elif notice.kind is NoticeKind.REJECTED:

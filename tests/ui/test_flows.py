@@ -219,8 +219,9 @@ async def test_conflict_snaps_back_and_toasts_who_holds_it() -> None:
         )
         Server(store).conflict(winner)
         await wait_for(pilot, lambda: bool(app._notifications))
-        messages = [n.message for n in app._notifications]
-        assert any("Already claimed by Chloe Martin" in m for m in messages)
+        toasts = [n for n in app._notifications if "Already claimed by Chloe Martin" in n.message]
+        assert toasts, [n.message for n in app._notifications]
+        assert toasts[0].timeout == 60  # up until tapped away, or a minute
         card = app._cards[DICE]
         assert not widget(app, DICE).has_class("-syncing")
         assert card.facts.who == "Chloe Martin"
