@@ -25,8 +25,16 @@ class AuthFailed(Exception):
 
 
 class DeviceAuth:
-    def __init__(self, backend: Backend, clock: Clock, settings: SyncSettings) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Clock,
+        settings: SyncSettings,
+        *,
+        on_session: Callable[[], None] = lambda: None,
+    ) -> None:
         self._backend = backend
+        self.on_session = on_session  # after every sign-in or refresh that succeeded
         self._clock = clock
         self._settings = settings
         self._session: Session | None = None
@@ -54,6 +62,10 @@ class DeviceAuth:
         self._lifetime = max(floor, min(session.expires_in, left))
         self._backend.set_session(session)
         self._changed.set()
+        try:
+            self.on_session()
+        except Exception:
+            log.exception("sync: session listener failed")
         return session
 
     async def ensure(self) -> Session:

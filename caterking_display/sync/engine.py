@@ -56,7 +56,7 @@ class SyncEngine:
             settings,
             renew_token=self._renew,
             ensure_session=self.auth.ensure,
-            on_confirmed=self.tracker.synced,
+            on_confirmed=self._answered,
             monotonic=clock.monotonic,
         )
         self.supervisor = Supervisor(
@@ -69,6 +69,7 @@ class SyncEngine:
             on_live=self.outbox.link_up,
             on_broadcast=self._on_broadcast,
         )
+        self.auth.on_session = self.supervisor.server_reachable
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
@@ -172,6 +173,11 @@ class SyncEngine:
     async def _renew(self) -> None:
         session = self.auth.session
         await self.auth.renew(session.access_token if session else None)
+
+    def _answered(self) -> None:
+        """The server answered an action: the server is reachable."""
+        self.tracker.synced()
+        self.supervisor.server_reachable()
 
     async def _push_token(self, token: str) -> None:
         await self.supervisor.push_token(token)

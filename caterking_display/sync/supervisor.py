@@ -64,10 +64,16 @@ class Supervisor:
         self.kitchen_id: str | None = settings.kitchen_id
         self.links_opened = 0  # diagnostics / hygiene tests
         self._force = asyncio.Event()
+        self._reachable = asyncio.Event()
 
     def force_reconnect(self) -> None:
         """Drop the current link and build a new one (tests, diagnostics)."""
         self._force.set()
+
+    def server_reachable(self) -> None:
+        """A request to the server just succeeded (an RPC answered, a sign-in or refresh):
+        if waiting out a backoff, stop waiting and reconnect now."""
+        self._reachable.set()
 
     async def push_token(self, token: str) -> None:
         link = self.link
@@ -83,12 +89,12 @@ class Supervisor:
                 attempt = 0  # was live: the next failure starts over at 1
                 # A short jittered pause, so a restarted server is not hit by every
                 # display in the same millisecond.
-                await asyncio.sleep(self._backoff.delay(1))
+                await self._pause(self._backoff.delay(1))
                 continue
             except AuthFailed as exc:
                 delay = self._s.auth_retry_seconds * (0.75 + 0.5 * self._s.rng.random())
                 self._status.auth_failed(str(exc), delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 attempt = 0
                 continue
             except (BackendError, LinkDown, TimeoutError, OSError) as exc:
@@ -96,7 +102,16 @@ class Supervisor:
             delay = self._backoff.delay(attempt)
             self._status.attempt_failed(attempt, error, delay)
             log.info("sync: attempt %d failed (%s); next in %.1f s", attempt, error, delay)
-            await asyncio.sleep(delay)
+            await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` s, or less if the server answers some other request meanwhile
+        (only successes during the wait count, so a failing link cannot spin)."""
+        self._reachable.clear()
+        try:
+            await asyncio.wait_for(self._reachable.wait(), delay)
+        except TimeoutError:
+            pass
 
     async def _connect_once(self, attempt: int) -> None:
         """One attempt; returns after a live link was lost, raises if it never got live."""
@@ -151,6 +166,10 @@ class Supervisor:
                 raise
             self.link = link
             self.links_opened += 1
+            # A refresh while connecting was pushed to no link: give this one the token now.
+            current = self._auth.session
+            if current is not None and current.access_token != session.access_token:
+                await link.set_auth(current.access_token)
             await self._wait_first(pg_ready, closed, self._s.live_timeout)
             if closed.is_set():
                 raise LinkDown(reason[0] if reason else "closed before live")

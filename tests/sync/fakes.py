@@ -71,6 +71,8 @@ class FakeBackend:
     auto_ready: bool = True
     fetches: int = 0
     fetch_gate: asyncio.Event | None = None
+    connect_gate: asyncio.Event | None = None  # set: connect_channel may return
+    connects: int = 0  # connect_channel calls begun
     on_fetch: Callable[[], None] | None = None
     session: Session | None = None
     sign_ins: int = 0
@@ -145,6 +147,9 @@ class FakeBackend:
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
     ) -> FakeLink:
+        self.connects += 1
+        if self.connect_gate is not None:
+            await self.connect_gate.wait()
         if self.connect_errors:
             raise self.connect_errors.pop(0)
         link = FakeLink(handlers)

@@ -147,3 +147,51 @@ async def test_a_link_lost_during_the_board_fetch_is_never_shown_as_live() -> No
     assert e.tracker.history == [S.CONNECTING, S.LIVE]  # no Live → Reconnecting flicker
     assert backend.links[0].closed
     await e.stop()
+
+
+class _LongestWait(random.Random):
+    """Backoff jitter that always picks the longest wait."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def _in_a_long_backoff() -> tuple[FakeBackend, SyncEngine]:
+    backend = FakeBackend(tasks={tid(1): task(1)}, staff=STAFF)
+    backend.connect_errors = [transport("refused")]
+    e = engine(backend, backoff_base=30.0, backoff_cap=30.0, rng=_LongestWait())
+    e.store.replace_board([task(1)], STAFF)  # the saved board
+    e.start()
+    await until(lambda: e.status.next_retry_at is not None and backend.connects == 1)
+    return backend, e
+
+
+async def test_an_answered_action_cuts_the_reconnect_backoff_short() -> None:
+    backend, e = await _in_a_long_backoff()  # next try in 30 s
+    e.store.enqueue(Action.CLAIM, tid(1), ME)
+    await until(lambda: not e.store.pending_ops())  # the RPC went through
+    await until(lambda: backend.connects == 2 and e.status.state is S.LIVE, within=2.0)
+    await e.stop()
+
+
+async def test_a_token_refresh_cuts_the_reconnect_backoff_short() -> None:
+    backend, e = await _in_a_long_backoff()
+    await e.auth.renew()
+    await until(lambda: backend.connects == 2 and e.status.state is S.LIVE, within=2.0)
+    await e.stop()
+
+
+async def test_a_token_refreshed_while_connecting_is_pushed_to_the_new_link() -> None:
+    backend = FakeBackend()
+    backend.connect_gate = asyncio.Event()
+    e = engine(backend)
+    e.start()
+    await until(lambda: backend.connects == 1)
+    old = e.auth.session
+    assert old is not None
+    new = await e.auth.renew(old.access_token)  # the refresher's push finds no link
+    await e.supervisor.push_token(new.access_token)
+    backend.connect_gate.set()
+    await until(lambda: e.status.state is S.LIVE)
+    assert backend.links[0].tokens == [new.access_token] != [old.access_token]
+    await e.stop()
