@@ -40,7 +40,11 @@ REGISTRY: tuple[BoardAction, ...] = (
     BoardAction("page_down", "pagedown", "page(1)", "Page down in the selected column"),
     BoardAction("quit", "ctrl+q,ctrl+c", "quit_board", "Quit (not in kiosk mode)", priority=True),
     BoardAction(
-        "exit_chord", "ctrl+shift+x", "exit_board", "Quit (kiosk exit chord)", priority=True
+        "exit_chord",
+        "ctrl+x",
+        "exit_board",
+        "Quit (kiosk exit chord; press it twice)",
+        priority=True,
     ),
 )
 

@@ -55,6 +55,9 @@ ALL_STATIONS = "All stations"
 NOTICE_TIMEOUT = 30.0  # seconds; a refusal toast must be seen from across the room
 # A conflict undoes the chef's own action: keep it up until tapped away, or a minute.
 CONFLICT_TIMEOUT = 60.0
+# The exit chord must be pressed twice this close together: one stray key must not blank
+# a kiosk.
+EXIT_CONFIRM_SECONDS = 2.0
 
 # Actions that act on the board; disabled while a dialog is open.
 _BOARD_ACTIONS = frozenset(
@@ -113,6 +116,7 @@ class BoardApp(App[None], inherit_bindings=False):
         self._board_changed_posted = False
         self._lost_selection: tuple[ColumnId, int] | None = None
         self._unsubscribe: list[Callable[[], None]] = []
+        self._exit_armed_at: float | None = None  # clock.monotonic() of the first exit press
         # Kept by reference: the tick must reach them even while a dialog is on top.
         self._header = StatusLine(self._header_facts(), id="header")
         self._banner = ConnectionBanner(self._banner_facts(), id="banner")
@@ -433,7 +437,18 @@ class BoardApp(App[None], inherit_bindings=False):
         self.exit()
 
     def action_exit_board(self) -> None:
-        self.exit()
+        """Leave on the second press of the exit chord within EXIT_CONFIRM_SECONDS."""
+        now = self.clock.monotonic()
+        armed, self._exit_armed_at = self._exit_armed_at, now
+        if armed is not None and 0 <= now - armed <= EXIT_CONFIRM_SECONDS:
+            self.exit()
+            return
+        key = registry.keys_for("exit_chord", self.keymap).split(", ")[0]
+        self.notify(
+            f"Press {key} again to leave the board",
+            timeout=EXIT_CONFIRM_SECONDS,
+            markup=False,
+        )
 
     def _selected_task(self) -> ViewTask | None:
         if self.selected_id is None:

@@ -24,7 +24,8 @@ class UISettings:
     """Single-chef stations: claim/complete as `default_staff_id` without asking."""
     default_staff_id: str | None = None
     kiosk: bool = False
-    exit_chord: str = "ctrl+shift+x"
+    exit_chord: str = "ctrl+x"
+    """Leaves the board (kiosk mode's only exit); it must be pressed twice within 2 s."""
     theme: ThemeName = "dark"
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Binding id -> keys (comma separated), e.g. {"claim": "c,f1"}."""
@@ -52,7 +53,7 @@ class UISettings:
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"timezone: unknown zone {self.timezone!r}") from exc
         if not self.exit_chord:
-            raise ValueError("exit_chord: must name a key, e.g. 'ctrl+shift+x'")
+            raise ValueError("exit_chord: must name a key, e.g. 'ctrl+x'")
 
     @property
     def tzinfo(self) -> tzinfo | None:

@@ -272,13 +272,35 @@ async def test_help_is_generated_from_the_registry_and_keymap() -> None:
         assert "x " in text
 
 
-async def test_kiosk_has_no_quit_but_the_exit_chord_quits() -> None:
-    app, _, _ = build(small_board(), kiosk=True, exit_chord="ctrl+shift+x")
+async def test_kiosk_has_no_quit_but_the_exit_chord_pressed_twice_quits() -> None:
+    app, _, clock = build(small_board(), kiosk=True)
+    assert app.settings.exit_chord == "ctrl+x"  # the same default as config.py
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+q", "ctrl+c", "ctrl+p")
         await pilot.pause()
         assert app.is_running and not app._exit
         assert app.screen is app.screen_stack[0]  # no command palette
+        await pilot.press("ctrl+x")  # a stray press only warns
+        await wait_for(pilot, lambda: bool(app._notifications))
+        assert [n.message for n in app._notifications] == ["Press Ctrl+X again to leave the board"]
+        clock.advance(3)  # too late to count as the second press: warns again
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert not app._exit
+        clock.advance(1.5)
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: app._exit)
+
+
+async def test_configured_exit_chord_is_named_in_the_warning() -> None:
+    app, _, _ = build(small_board(), kiosk=True, exit_chord="ctrl+shift+x")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert not app._notifications
+        await pilot.press("ctrl+shift+x")
+        await wait_for(pilot, lambda: bool(app._notifications))
+        assert "Press Ctrl+Shift+X again" in next(iter(app._notifications)).message
         await pilot.press("ctrl+shift+x")
         await wait_for(pilot, lambda: app._exit)
 
