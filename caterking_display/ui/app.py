@@ -13,6 +13,7 @@ boundary passes, and repainted only when its text changes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 from typing import ClassVar
@@ -144,6 +145,7 @@ class BoardApp(App[None], inherit_bindings=False):
         self._announcement.set_message(self.status.announcement)
         self._dirty_all = True
         self._sync_board()
+        self._show_no_board()
         self._loaded = True
         self.set_interval(1.0, self._tick, name="clock")
 
@@ -162,6 +164,16 @@ class BoardApp(App[None], inherit_bindings=False):
         self._banner.set_facts(self._banner_facts())
         self._header.set_facts(self._header_facts())
         self._announcement.set_message(status.announcement)
+        self._show_no_board()
+
+    def _saved_at(self) -> datetime | None:
+        """When the board was last confirmed by the server; None if it never was."""
+        return self.status.board_saved_at or self.store.view().saved_at
+
+    def _show_no_board(self) -> None:
+        no_board = self.status.state is not ConnectionState.LIVE and self._saved_at() is None
+        for column in self._columns.values():
+            column.set_no_board(no_board)
 
     def _on_store_changed(self, ids: frozenset[str]) -> None:
         # May run inside store code: record and post once; never touch widgets here.
@@ -179,6 +191,7 @@ class BoardApp(App[None], inherit_bindings=False):
     def on_board_changed(self, _message: BoardChanged) -> None:
         self._board_changed_posted = False
         self._sync_board()
+        self._show_no_board()
 
     def on_notice_received(self, message: NoticeReceived) -> None:
         notice = message.notice
@@ -326,7 +339,11 @@ class BoardApp(App[None], inherit_bindings=False):
         )
 
     def _banner_facts(self) -> BannerFacts:
-        return banner_facts(self.status, self.now, self.tz, self._stale_after)
+        status = self.status
+        saved = self._saved_at()  # the sync layer may not have reported it yet
+        if saved != status.board_saved_at:
+            status = replace(status, board_saved_at=saved)
+        return banner_facts(status, self.now, self.tz, self._stale_after)
 
     # ------------------------------------------------------------ selection
 

@@ -107,6 +107,8 @@ def banner_facts(
         parts.append(waiting or "no changes waiting")
         if saved is not None:
             parts.append(f"board from saved copy at {hm(saved)}")
+        else:
+            parts.append("no saved board yet")
     else:
         level = BannerLevel.AUTH_FAILED
         headline = "Sign-in failed"

@@ -62,11 +62,14 @@ def build(
     *,
     status: SyncStatus = LIVE,
     on_enqueued: Callable[[], None] | None = None,
+    synced: bool = True,
     **settings: Any,
 ) -> tuple[BoardApp, BoardStore, FixedClock]:
+    """An app on a fresh in-memory store; `synced=False` leaves it as never synced."""
     clock = FixedClock(T0)
     store = BoardStore(None, clock, "wall-1")
-    store.replace_board(list(tasks), STAFF)
+    if synced:
+        store.replace_board(list(tasks), STAFF)
     app = BoardApp(
         store, clock, replace(SETTINGS, **settings), status=status, on_action_enqueued=on_enqueued
     )

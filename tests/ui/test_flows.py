@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from textual.widgets import Static
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
@@ -19,8 +20,8 @@ from caterking_display.ui.screens.staff_picker import StaffPicker
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
 from caterking_display.ui.widgets.status_line import StatusLine
 from caterking_display.ui.widgets.task_card import TaskCard
-from tests.ui.conftest import Server, build, wait_for
-from tests.ui.data import ANA, BEN, CHLOE, DEV, small_board, task, uid
+from tests.ui.conftest import LIVE, Server, build, wait_for
+from tests.ui.data import ANA, BEN, CHLOE, DEV, STAFF, T0, small_board, task, uid
 
 SIZE = (100, 30)
 DICE = uid("task/Dice onions")
@@ -418,3 +419,28 @@ async def test_live_line_moves_with_every_server_message() -> None:
         app.set_status(replace(app.status, last_sync_at=app.now, last_message_at=heard))
         await pilot.pause()
         assert f"updated {app.now:%H:%M:%S}" in banner.render().plain
+
+
+def empty_texts(app: BoardApp) -> list[str]:
+    return [str(s.render()) for s in app.query(".column-empty").results(Static)]
+
+
+async def test_a_never_synced_board_says_so_instead_of_looking_quiet() -> None:
+    offline = SyncStatus(ConnectionState.OFFLINE, since=T0)
+    app, store, _ = build([], synced=False, status=offline)
+    async with app.run_test(size=SIZE) as pilot:
+        texts = empty_texts(app)
+        assert texts[0] == "No board yet — not connected."
+        assert not any("Nothing" in t or "Nobody" in t for t in texts)
+        assert "no saved board yet" in app.query_one(ConnectionBanner).render().plain
+        app.set_status(SyncStatus(ConnectionState.CONNECTING, since=T0))
+        await pilot.pause()
+        assert empty_texts(app)[0] == "No board yet — not connected."
+        store.replace_board([], STAFF)  # the first sync: an empty board is now a quiet kitchen
+        app.set_status(LIVE)
+        await wait_for(pilot, lambda: empty_texts(app)[0] == "Nothing waiting.")
+        assert empty_texts(app)[1] == "Nobody is on a task."
+        app.set_status(offline)
+        await pilot.pause()
+        assert empty_texts(app)[0] == "Nothing waiting."  # a saved (empty) board exists
+        assert "board from saved copy at 11:00" in app.query_one(ConnectionBanner).render().plain

@@ -188,3 +188,10 @@ def test_high_contrast(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_narrow_station_filter(snap_compare: Any) -> None:
     app, _, _ = build(busy_board())
     assert snap_compare(app, terminal_size=SMALL, press=["s", "s"])
+
+
+def test_never_synced_offline(snap_compare: Any) -> None:
+    # Nothing ever synced: the columns and the banner must not look like a quiet kitchen.
+    offline = SyncStatus(ConnectionState.OFFLINE, since=T0 - timedelta(minutes=3))
+    app, _, _ = build([], synced=False, status=offline)
+    assert snap_compare(app, terminal_size=SMALL)

@@ -27,6 +27,12 @@ _EMPTY_TEXT: dict[ColumnId, str] = {
     ColumnId.DOING: "Nobody is on a task.",
     ColumnId.DONE: "Nothing done recently.",
 }
+# Before the first sync an empty column says nothing about the kitchen: say why it is empty.
+_NO_BOARD_TEXT: dict[ColumnId, str] = {
+    ColumnId.TODO: "No board yet — not connected.",
+    ColumnId.DOING: "No board yet.",
+    ColumnId.DONE: "No board yet.",
+}
 
 
 class PageButton(Button, can_focus=False):
@@ -61,6 +67,7 @@ class Column(Vertical):
         self.capacity = 0
         self._slots: list[TaskCard] = []
         self._shown: dict[str, TaskCard] = {}
+        self._no_board = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._title_text(), classes="column-title", markup=False)
@@ -72,6 +79,13 @@ class Column(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(".pager").display = False
+
+    def set_no_board(self, no_board: bool) -> None:
+        """Say "No board yet" rather than "Nothing waiting" while nothing was ever synced."""
+        if no_board != self._no_board:
+            self._no_board = no_board
+            texts = _NO_BOARD_TEXT if no_board else _EMPTY_TEXT
+            self.query_one(".column-empty", Static).update(texts[self.column_id])
 
     # ------------------------------------------------------------------ order
 
