@@ -56,6 +56,7 @@ class SyncEngine:
             settings,
             renew_token=self._renew,
             ensure_session=self.auth.ensure,
+            current_token=self._token,
             on_confirmed=self._answered,
             monotonic=clock.monotonic,
         )
@@ -170,9 +171,14 @@ class SyncEngine:
         self._unsub.clear()
         self._running = False
 
-    async def _renew(self) -> None:
+    def _token(self) -> str | None:
         session = self.auth.session
-        await self.auth.renew(session.access_token if session else None)
+        return session.access_token if session else None
+
+    async def _renew(self, stale_token: str | None) -> None:
+        """A request carrying ``stale_token`` was refused: refresh, unless another caller
+        already did (None: refresh in any case)."""
+        await self.auth.renew(stale_token)
 
     def _answered(self) -> None:
         """The server answered an action: the server is reachable."""

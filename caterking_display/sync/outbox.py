@@ -5,7 +5,8 @@
 - rejected → dropped, kept in the store's failed list, notice with the reason;
 - no answer (network, timeout, 5xx) → kept, retried with backoff under the SAME op_id,
   so a call whose reply was lost cannot apply twice (the server answers ``duplicate``);
-- an expired token → refresh and retry at once;
+- an expired token → refresh (unless someone already replaced the token that request
+  used) and retry at once;
 - a poison op (the server keeps answering with an error) → after ``max_server_errors``
   answers it is treated as rejected, so it never blocks the queue.
 """
@@ -41,8 +42,9 @@ class Outbox:
         backend: Backend,
         settings: SyncSettings,
         *,
-        renew_token: Callable[[], Awaitable[None]],
+        renew_token: Callable[[str | None], Awaitable[None]],
         ensure_session: Callable[[], Awaitable[object]] | None = None,
+        current_token: Callable[[], str | None] = lambda: None,
         on_confirmed: Callable[[], None] = lambda: None,
         on_error: Callable[[str], None] = lambda _e: None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -52,6 +54,7 @@ class Outbox:
         self._settings = settings
         self._renew = renew_token
         self._ensure = ensure_session
+        self._token = current_token
         self._on_confirmed = on_confirmed
         self._on_error = on_error
         self._monotonic = monotonic
@@ -96,6 +99,7 @@ class Outbox:
                     self._on_error(str(exc))
                     await self._wait(failures)
                     continue
+            used = self._token()  # the token this request carries
             try:
                 result = await self._send(op)
             except AuthExpired as exc:
@@ -103,7 +107,7 @@ class Outbox:
                 log.info("sync: token refused while sending (%s); refreshing", exc)
                 self._store.record_attempt(op.op_id, str(exc))
                 try:
-                    await self._renew()
+                    await self._renew(used)
                 except Exception as renew_exc:
                     self._on_error(str(renew_exc))
                     await self._wait(failures)

@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
-from caterking_display.backend.types import AuthRejected
+from caterking_display.backend.types import AuthExpired, AuthRejected, RpcResult
 from caterking_display.domain.actions import Action
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.sync import SyncEngine, SyncSettings
 from tests.store.factory import ME, STAFF, new_store, task, tid
-from tests.sync.fakes import FakeBackend, transport
+from tests.sync.fakes import Call, FakeBackend, transport
 from tests.sync.util import until
 
 
@@ -194,4 +195,30 @@ async def test_a_token_refreshed_while_connecting_is_pushed_to_the_new_link() ->
     backend.connect_gate.set()
     await until(lambda: e.status.state is S.LIVE)
     assert backend.links[0].tokens == [new.access_token] != [old.access_token]
+    await e.stop()
+
+
+async def test_a_401_after_another_caller_refreshed_does_not_refresh_again() -> None:
+    class RefreshedMeanwhile(FakeBackend):
+        engine: SyncEngine | None = None
+
+        async def call_action(self, *args: Any, **kw: Any) -> RpcResult:
+            if len(self.calls) == 0:
+                self.calls.append(Call(*args[:4]))
+                assert self.engine is not None and self.engine.auth.session is not None
+                # The refresher replaces the token while this request is in flight.
+                await self.engine.auth.renew(self.engine.auth.session.access_token)
+                raise AuthExpired("JWT expired")
+            return await super().call_action(*args, **kw)
+
+    backend = RefreshedMeanwhile(tasks={tid(1): task(1)}, staff=STAFF)
+    e = engine(backend)
+    backend.engine = e
+    e.store.replace_board([task(1)], STAFF)
+    e.start()
+    await until(lambda: e.status.state is S.LIVE)
+    e.store.enqueue(Action.CLAIM, tid(1), ME)
+    await until(lambda: not e.store.pending_ops())
+    assert len(backend.calls) == 2  # resent with the new token...
+    assert backend.refreshes == 1  # ...which the 401 did not replace again
     await e.stop()

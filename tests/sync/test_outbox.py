@@ -33,7 +33,7 @@ def setup(
     backend = FakeBackend()
     renewed: list[str] = []
 
-    async def renew() -> None:
+    async def renew(stale: str | None) -> None:
         renewed.append("x")
 
     outbox = Outbox(
