@@ -55,13 +55,15 @@ class Notice:
 
 @dataclass(frozen=True, slots=True)
 class FailedAction:
-    """An action the server refused for good, kept where staff can see it."""
+    """An action the server did not apply (refused, or lost to someone else), kept where
+    staff can see it."""
 
     op: PendingOp
-    outcome: str
+    outcome: str  # "rejected" or "conflict"
     reason: str | None
     task_title: str | None
     at: datetime
+    message: str | None = None  # what the chef was told: "Already claimed by Maria"
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,8 +282,10 @@ class BoardStore:
 
         applied / duplicate: the op leaves the outbox and ``task`` (if given) is applied.
         conflict: same, so the card snaps back to server truth; returns a CONFLICT notice
-        naming who won. rejected: the op leaves the outbox and is kept in the failed list
-        (persisted); returns a REJECTED notice. A notice is also sent to notice listeners.
+        naming who won. rejected: the op leaves the outbox; returns a REJECTED notice.
+        Conflicts and rejections are both kept in the failed list (persisted, with the
+        notice's message), so one missed on screen can still be seen. A notice is also
+        sent to notice listeners.
         An unknown ``op_id`` (already resolved) only applies ``task``.
         """
         outcome = Outcome(outcome)
@@ -293,29 +295,29 @@ class BoardStore:
             now = self._clock.now()
             notice: Notice | None = None
             failed: FailedAction | None = None
-            if op is not None:
+            if op is not None and outcome in (Outcome.CONFLICT, Outcome.REJECTED):
                 base = self._confirmed.get(op.task_id)
+                title_src = task if task is not None else base
+                title = title_src.title if title_src is not None else None
                 if outcome is Outcome.CONFLICT:
                     # Who won: the newest row we know of (the answer, or a later event).
                     shown = task if take_task or base is None else base
-                    notice = Notice(
-                        kind=NoticeKind.CONFLICT,
-                        message=conflict_message(op.action, shown, self._staff, op.staff_id),
-                        task_id=op.task_id,
-                        at=now,
-                    )
-                elif outcome is Outcome.REJECTED:
-                    title_src = task if task is not None else base
-                    title = title_src.title if title_src is not None else None
-                    failed = FailedAction(
-                        op=op, outcome=outcome.value, reason=reason, task_title=title, at=now
-                    )
-                    notice = Notice(
-                        kind=NoticeKind.REJECTED,
-                        message=rejected_message(op.action, title, reason),
-                        task_id=op.task_id,
-                        at=now,
-                    )
+                    kind = NoticeKind.CONFLICT
+                    message = conflict_message(op.action, shown, self._staff, op.staff_id)
+                    word: str | None = reason or "conflict"
+                else:
+                    kind = NoticeKind.REJECTED
+                    message = rejected_message(op.action, title, reason)
+                    word = reason
+                notice = Notice(kind=kind, message=message, task_id=op.task_id, at=now)
+                failed = FailedAction(
+                    op=op,
+                    outcome=outcome.value,
+                    reason=word,
+                    task_title=title,
+                    at=now,
+                    message=message,
+                )
 
             def write(c: sqlite3.Connection) -> None:
                 if op is not None:

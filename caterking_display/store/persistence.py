@@ -25,7 +25,7 @@ from caterking_display.domain.task import RowError, Staff, Task
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -78,8 +78,11 @@ CREATE TABLE IF NOT EXISTS store_state (
 );
 """
 
+# v2: the failed list keeps what the chef was told (conflicts are listed too).
+_SCHEMA_V2 = "ALTER TABLE failed_actions ADD COLUMN message TEXT;"
+
 # user_version -> script that upgrades a file from that version to the next one.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
 
 # Deleted ids remembered so a late, stale event cannot bring a task back.
 TOMBSTONE_LIMIT = 5000
@@ -224,7 +227,8 @@ class Persistence:
             failed: list[FailedAction] = []
             for r in c.execute(
                 "SELECT op_id, action, task_id, staff_id, device, created_at, attempts,"
-                " last_error, outcome, reason, task_title, at FROM failed_actions ORDER BY seq"
+                " last_error, outcome, reason, task_title, at, message FROM failed_actions"
+                " ORDER BY seq"
             ):
                 try:
                     failed.append(
@@ -234,6 +238,7 @@ class Persistence:
                             reason=r[9],
                             task_title=r[10],
                             at=_parse_ts(r[11]),
+                            message=r[12],
                         )
                     )
                 except (ValueError, TypeError) as exc:
@@ -343,8 +348,8 @@ class Persistence:
         op = fa.op
         c.execute(
             "INSERT INTO failed_actions(op_id, action, task_id, staff_id, device, created_at,"
-            " attempts, last_error, outcome, reason, task_title, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " attempts, last_error, outcome, reason, task_title, at, message)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 op.op_id,
                 op.action.value,
@@ -358,6 +363,7 @@ class Persistence:
                 fa.reason,
                 fa.task_title,
                 _ts(fa.at),
+                fa.message,
             ),
         )
 

@@ -10,6 +10,7 @@ import pytest
 
 from caterking_display.domain.actions import Action
 from caterking_display.store import BoardStore
+from caterking_display.store.persistence import _SCHEMA_V1, SCHEMA_VERSION
 
 from .factory import DEVICE, ME, STAFF, make_clock, task, tid
 
@@ -53,7 +54,28 @@ def test_file_from_a_newer_app_is_moved_aside(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("board.db.corrupt-*"))) == 1
     s.close()
     with sqlite3.connect(path) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_1_file_is_upgraded_and_keeps_its_failed_actions(tmp_path: Path) -> None:
+    path = tmp_path / "board.db"
+    with sqlite3.connect(path) as c:
+        c.executescript(_SCHEMA_V1)
+        c.execute(
+            "INSERT INTO failed_actions(op_id, action, task_id, staff_id, device, created_at,"
+            " attempts, last_error, outcome, reason, task_title, at)"
+            " VALUES ('op1', 'claim', ?, ?, 'd', '2025-03-14T09:30:00+00:00', 0, NULL,"
+            " 'rejected', 'inactive_staff', 'Dice onions', '2025-03-14T09:30:00+00:00')",
+            (tid(1), ME),
+        )
+        c.execute("PRAGMA user_version=1")
+    s = BoardStore.open(path, make_clock(), DEVICE)
+    [failed] = s.failed_actions()
+    assert failed.reason == "inactive_staff" and failed.message is None
+    s.close()
+    assert not list(tmp_path.glob("board.db.corrupt-*"))
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_open_never_raises_even_when_the_directory_is_unusable(tmp_path: Path) -> None:

@@ -96,6 +96,28 @@ def test_conflict_answer_older_than_a_realtime_event_still_reverts_the_card() ->
     assert vt is not None and vt.pending is False and vt.task.version == 3
 
 
+def test_a_conflict_is_kept_in_the_failed_list_with_who_won(tmp_path: Path) -> None:
+    # A conflict the chef did not see on screen can still be looked up afterwards.
+    path = tmp_path / "board.db"
+    s = new_store(path)
+    s.replace_board([task(1, 1, title="Roast chicken")], STAFF)
+    op = s.enqueue(Action.CLAIM, tid(1), ME)
+    won = claimed(1, 2, MARIA).evolve(title="Roast chicken")
+    s.resolve_op(op.op_id, Outcome.CONFLICT, won, "claimed_by_other")
+    s.close()
+
+    again = new_store(path)
+    [failed] = again.failed_actions()
+    assert failed.op == op and failed.outcome == "conflict"
+    assert failed.reason == "claimed_by_other" and failed.task_title == "Roast chicken"
+    assert failed.message == "Already claimed by Maria" and failed.at == T0
+    # a conflict answer without a reason word still says what happened
+    op2 = again.enqueue(Action.COMPLETE, tid(1), ME)
+    again.resolve_op(op2.op_id, Outcome.CONFLICT, None, None)
+    assert again.failed_actions()[-1].reason == "conflict"
+    again.close()
+
+
 def test_duplicate_and_applied_confirm_the_op() -> None:
     s = new_store()
     s.replace_board([task(1, 1), task(2, 1)], STAFF)
@@ -133,6 +155,7 @@ def test_rejected_goes_to_the_failed_list_which_survives_a_restart(tmp_path: Pat
     assert failed.op == op
     assert failed.outcome == "rejected" and failed.reason == "inactive_staff"
     assert failed.task_title == "Dice onions" and failed.at == T0
+    assert failed.message == notice.message
     assert again.pending_ops() == []
     again.clear_failed_actions()
     again.close()

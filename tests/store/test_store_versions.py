@@ -122,4 +122,4 @@ def test_file_uses_wal_and_a_schema_version(tmp_path: Path) -> None:
     new_store(path).close()
     with sqlite3.connect(path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 2

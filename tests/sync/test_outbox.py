@@ -169,6 +169,9 @@ async def test_a_lost_conflict_reply_is_still_told_to_the_chef() -> None:
     assert [n.kind for n in notices] == [NoticeKind.CONFLICT]
     assert "Maria" in notices[0].message
     assert store.view().tasks[tid(1)].task.claimed_by == MARIA
+    assert [(f.outcome, f.message) for f in store.failed_actions()] == [
+        ("conflict", notices[0].message)
+    ]
 
 
 async def test_repeated_401_backs_off_instead_of_spinning() -> None:
