@@ -90,7 +90,8 @@ class CardFacts:
 
     title: str
     badge: str  # "RUSH", "HIGH" or ""
-    detail: str  # "12 kg · Veg"
+    quantity: str  # "12 kg"
+    station: str  # "Veg"
     due_clock: str  # "14:30" / "done 14:02" / ""
     countdown: str  # "in 8m" / "3m late" / "by Ana"
     urgency: Urgency
@@ -113,7 +114,6 @@ def card_facts(
     badge = ""
     if t.status is not Status.DONE:  # once done, urgency no longer matters
         badge = {Priority.RUSH: "RUSH", Priority.HIGH: "HIGH"}.get(t.priority, "")
-    detail = " · ".join(p for p in (fmt_quantity(t.quantity, t.unit), t.station) if p)
     due_clock = countdown = who = who_short = since = ""
     urgency = Urgency.NONE
 
@@ -148,7 +148,8 @@ def card_facts(
     return CardFacts(
         title=t.title,
         badge=badge,
-        detail=detail,
+        quantity=fmt_quantity(t.quantity, t.unit),
+        station=t.station,
         due_clock=due_clock,
         countdown=countdown,
         urgency=urgency,
@@ -158,6 +159,25 @@ def card_facts(
         syncing=vt.pending,
         status=t.status,
     )
+
+
+def fit_detail(quantity: str, station: str, room: int) -> str:
+    """ "12 kg · Veg" in at most `room` cells: tighten the spacing ("12kg·Veg"), then
+    shorten the quantity's unit (keeping its number and the station whole), then cut."""
+    parts = [p for p in (quantity, station) if p]
+    tight = [quantity.replace(" ", ""), station] if quantity and station else parts
+    for sep, words in ((" · ", parts), ("·", parts), ("·", tight)):
+        text = sep.join(words)
+        if len(text) <= room:
+            return text
+    if room <= 0:
+        return ""
+    if len(parts) == 2:
+        number = quantity.split(" ", 1)[0]
+        keep = room - len(station) - 1  # cells left for the quantity
+        if keep >= len(number) + 1:
+            return f"{tight[0][: keep - 1]}…·{station}"
+    return "·".join(parts)[: room - 1].rstrip() + "…"
 
 
 def next_change(vt: ViewTask, now: datetime) -> datetime:

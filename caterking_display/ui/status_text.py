@@ -29,6 +29,8 @@ class BannerFacts:
     level: BannerLevel
     headline: str  # the plain word: "Live", "Offline", ...
     detail: str
+    short_detail: str = ""
+    """The same facts in fewer words, for when `detail` does not fit on one line."""
 
 
 _SIGN_IN_FAILED = re.compile(r"^\s*sign-in failed\s*:\s*", re.IGNORECASE)
@@ -60,6 +62,12 @@ def banner_facts(
         return f"{t.astimezone(tz):%H:%M}"
 
     parts: list[str] = []
+    shorter: dict[int, str] = {}  # index in parts -> fewer words for a narrow screen
+
+    def saved_copy(at: datetime) -> None:
+        shorter[len(parts)] = f"saved {hm(at)}"
+        parts.append(f"board from saved copy at {hm(at)}")
+
     state = status.state
     waiting = changes_waiting(status.pending_count) if status.pending_count else ""
     saved = status.board_saved_at
@@ -86,7 +94,7 @@ def banner_facts(
         level = BannerLevel.CONNECTING
         headline = "Connecting"
         if saved is not None:
-            parts.append(f"board from saved copy at {hm(saved)}")
+            saved_copy(saved)
         if waiting:
             parts.append(waiting)
     elif state is ConnectionState.RECONNECTING:
@@ -106,7 +114,7 @@ def banner_facts(
             parts.append(f"since {hm(status.since)}")
         parts.append(waiting or "no changes waiting")
         if saved is not None:
-            parts.append(f"board from saved copy at {hm(saved)}")
+            saved_copy(saved)
         else:
             parts.append("no saved board yet")
     else:
@@ -120,4 +128,5 @@ def banner_facts(
         parts.append(f"device clock is off by {off}; timers use server time")
         if level is BannerLevel.LIVE:
             level = BannerLevel.WARN
-    return BannerFacts(level, headline, " · ".join(parts))
+    short = " · ".join(shorter.get(i, part) for i, part in enumerate(parts)) if shorter else ""
+    return BannerFacts(level, headline, " · ".join(parts), short)

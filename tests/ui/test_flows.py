@@ -444,3 +444,16 @@ async def test_a_never_synced_board_says_so_instead_of_looking_quiet() -> None:
         await pilot.pause()
         assert empty_texts(app)[0] == "Nothing waiting."  # a saved (empty) board exists
         assert "board from saved copy at 11:00" in app.query_one(ConnectionBanner).render().plain
+
+
+async def test_narrow_cards_keep_due_and_done_words_and_shorten_the_detail() -> None:
+    cold = task("Portion terrine", station="Cold", qty="80", unit="portions", due_in=30)
+    buns = task("Bake brioche buns", station="Cold", qty="150", unit="pcs", due_in=40)
+    app, _, _ = build([cold, buns, *small_board()])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: widget(app, TART).content_size.width > 0)
+        lines = {tid: widget(app, tid).render().plain.split("\n")[1] for tid in (cold.id, TART)}
+        lines[buns.id] = widget(app, buns.id).render().plain.split("\n")[1]
+        assert lines[cold.id].endswith("…·Cold due 11:30"), lines
+        assert lines[buns.id].startswith("150 pcs") and lines[buns.id].endswith("due 11:40")
+        assert lines[TART].endswith("done 10:56"), lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widget import Widget
 
@@ -36,6 +37,10 @@ class ConnectionBanner(Widget):
             f"{mark} {f.headline}",
             self.get_component_rich_style("connection-banner--headline", partial=True),
         )
-        if f.detail:
-            text.append(f"  {f.detail}")
+        detail = f.detail
+        width = self.content_size.width
+        if f.short_detail and width and text.cell_len + 2 + cell_len(detail) > width:
+            detail = f.short_detail  # one line at 80 columns rather than wrapping
+        if detail:
+            text.append(f"  {detail}")
         return text

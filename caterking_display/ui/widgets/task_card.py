@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from caterking_display.domain.task import Status
-from caterking_display.ui.card_facts import CardFacts, CardState, Urgency
+from caterking_display.ui.card_facts import CardFacts, CardState, Urgency, fit_detail
 
 SYNCING = "⟳ syncing"
 
@@ -122,10 +122,11 @@ class TaskCard(Widget):
         title.truncate(width, overflow="ellipsis")
 
         meta = self._style("meta")
+        # A bare "11:30" is ambiguous (due? done?): keep the word, shorten the detail.
         clock = f.due_clock
-        if len(f.detail) + 1 + len(clock) > width:
-            clock = clock.rpartition(" ")[2]  # "due 11:30" -> "11:30" where narrow
-        line2 = _spread(Text(f.detail, meta), Text(clock, meta), width)
+        room = width - len(clock) - (1 if clock else 0)
+        detail = fit_detail(f.quantity, f.station, room)
+        line2 = _spread(Text(detail, meta), Text(clock, meta), width)
 
         left = Text(f.countdown)
         if f.urgency is Urgency.SOON:
