@@ -52,7 +52,7 @@ def check_storage(cfg: Config) -> list[Check]:
                 True,
                 f"{len(view.tasks)} task(s) saved"
                 + (f" at {saved:%Y-%m-%d %H:%M} UTC" if saved else "")
-                + f", {pending} change(s) waiting to sync, {failed} refused",
+                + f", {pending} change(s) waiting to sync, {failed} not applied",
             )
         )
     finally:
