@@ -30,7 +30,9 @@ REGISTRY: tuple[BoardAction, ...] = (
     BoardAction("release", "u", "release", "Release (unclaim) the selected task", "Release"),
     BoardAction("recall", "r", "recall", "Recall the last done task (back to To do)", "Recall"),
     BoardAction("station", "s", "cycle_station", "Cycle the station filter", "Station"),
-    BoardAction("failed", "f", "failed_actions", "List actions the server refused", "Refused"),
+    BoardAction(
+        "failed", "f", "failed_actions", "List actions that were not applied", "Not applied"
+    ),
     BoardAction("help", "question_mark", "help", "Show this help", "Help"),
     BoardAction("up", "up,k", "move('up')", "Select the task above"),
     BoardAction("down", "down,j", "move('down')", "Select the task below"),

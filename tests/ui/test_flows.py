@@ -246,6 +246,27 @@ async def test_refused_actions_are_listed_one_key_away() -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, FailedActionsScreen))
 
 
+async def test_a_lost_conflict_stays_in_the_not_applied_list_with_who_won() -> None:
+    # A chef who looked away during the toast still finds out (one key away).
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "1")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        base = store.confirmed(DICE)
+        assert base is not None
+        Server(store).conflict(
+            base.evolve(
+                status=Status.CLAIMED, claimed_by=CHLOE, claimed_at=base.updated_at, version=2
+            )
+        )
+        await wait_for(pilot, lambda: not store.pending_ops())
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FailedActionsScreen))
+        listing = screen_text(app)
+        assert "Dice onions" in listing
+        assert "Already claimed by Chloe Martin" in listing
+
+
 async def test_board_keys_are_off_while_a_dialog_is_open() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:

@@ -1,4 +1,5 @@
-"""Actions the server refused for good: kept where staff can see them (never a silent drop)."""
+"""Actions that were not applied (refused, or lost a conflict): kept where staff can see
+them, so nothing a chef did disappears silently."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def failed_table(
     failed: Sequence[FailedAction], staff_name: Callable[[str | None], str], tz: tzinfo | None
 ) -> Table | str:
     if not failed:
-        return "Nothing refused. Every action reached the server."
+        return "Every action was applied."
     table = Table(box=None, expand=True, padding=(0, 2, 0, 0))
     table.add_column("When", no_wrap=True)
     table.add_column("Action", no_wrap=True)
@@ -31,7 +32,8 @@ def failed_table(
     table.add_column("Who")
     table.add_column("Why")
     for f in sorted(failed, key=lambda f: f.at, reverse=True):
-        why = plain_reason(f.reason)
+        # A conflict says who won ("Already claimed by Maria"); a refusal says why.
+        why = f.message if f.outcome == "conflict" and f.message else plain_reason(f.reason)
         table.add_row(
             f"{f.at.astimezone(tz):%H:%M}",
             _VERB.get(f.op.action.value, f.op.action.value),
