@@ -93,6 +93,14 @@ def demo_password(stack_dir: Path) -> str | None:
     return pw if isinstance(pw, str) and pw else None
 
 
+def demo_dirs(arg: Path | None) -> tuple[Path, Path]:
+    """(boards' root, stack data dir), both created: they need not be side by side."""
+    root, stack_dir = demo_root(arg), demo_stack_dir(arg)
+    root.mkdir(parents=True, exist_ok=True)
+    stack_dir.mkdir(parents=True, exist_ok=True)
+    return root, stack_dir
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -163,8 +171,7 @@ def board_dir(root: Path, attach: bool, stack: ExitStack) -> tuple[Path, str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    root = demo_root(args.data_dir)
-    stack_dir = demo_stack_dir(args.data_dir)
+    root, stack_dir = demo_dirs(args.data_dir)
     started: list[subprocess.Popen[bytes]] = []
     with ExitStack() as cleanup:
         try:

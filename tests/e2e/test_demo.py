@@ -64,3 +64,17 @@ def test_defaults_share_the_serve_data_dir() -> None:
     parser = argparse.ArgumentParser()
     demo.add_arguments(parser)
     assert parser.parse_args([]).port == demo.DEFAULT_PORT
+
+
+def test_default_dirs_are_created_wherever_they_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # By default the boards live under <data>/demo and the stack under serve's own
+    # default (<data>/stack): neither may be assumed to exist on a fresh machine.
+    from caterking_display.localstack import serve
+
+    monkeypatch.setattr(demo.platformdirs, "user_data_dir", lambda _app: str(tmp_path / "u"))
+    monkeypatch.setattr(serve, "default_data_dir", lambda: tmp_path / "u" / "stack")
+    root, stack_dir = demo.demo_dirs(None)
+    assert root == tmp_path / "u" / "demo" and root.is_dir()
+    assert stack_dir == tmp_path / "u" / "stack" and stack_dir.is_dir()
