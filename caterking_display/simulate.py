@@ -1,7 +1,10 @@
 """`caterking-display simulate`: a busy kitchen through the REST API, with the service key.
 
 Admin adds realistic prep tasks (some rush), and virtual chefs on other devices claim
-and complete them through the same RPCs the displays use, until stopped.
+and complete them through the same RPCs the displays use, until stopped. Now and then
+Admin broadcasts an announcement on the kitchen's private Realtime channel
+(``kitchen:<id>``, event ``announcement``, payload ``{"message": ...}``), which the
+boards show as a banner line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -27,6 +31,43 @@ log = logging.getLogger(__name__)
 
 class SimulatorError(RuntimeError):
     pass
+
+
+ANNOUNCE_EVENT = "announcement"
+DEFAULT_ANNOUNCE_EVERY = 25
+
+# What an Admin actually tells a kitchen mid-service; "{...}" fields are filled at random.
+ANNOUNCEMENTS: tuple[str, ...] = (
+    "Table {table} is nut-free: label all canapés",
+    "Table {table} has a coeliac guest: gluten-free bread only",
+    "Henley wedding moved to {time}",
+    "Service starts in {minutes} minutes",
+    "Canapés go out in {minutes} minutes: plate up",
+    "Barclays lunch: {covers} covers confirmed, up from {fewer}",
+    "Delivery van leaves at {time}: box the cold starters",
+    "Walk-in fridge door sticks: shut it properly",
+    "Dishwasher down: hand-wash the hotel pans",
+    "Fish delivery late: hold the sea bass, push the risotto",
+    "Allergen check before every pass, please",
+    "Head chef on the pass from {time}",
+    "Vegan option for the Ashford party: {covers} portions",
+    "Fire drill at {time}: finish what is on the stove first",
+)
+
+
+def make_announcement(rng: random.Random, now: datetime | None = None) -> str:
+    """A realistic kitchen announcement, drawn from ``ANNOUNCEMENTS``."""
+    now = now or datetime.now(UTC)
+    later = now + timedelta(minutes=rng.choice([15, 30, 45, 60, 90]))
+    later = later.replace(minute=later.minute // 15 * 15)
+    covers = rng.randrange(40, 220, 5)
+    return rng.choice(ANNOUNCEMENTS).format(
+        table=rng.randint(1, 30),
+        time=later.strftime("%H:%M"),
+        minutes=rng.choice([5, 10, 15, 20, 30]),
+        covers=covers,
+        fewer=covers - rng.randrange(5, 30, 5),
+    )
 
 
 @dataclass
@@ -47,11 +88,17 @@ class KitchenSimulator:
         *,
         rng: random.Random | None = None,
         target_open: int = 18,
+        announce_every: int = 0,
     ) -> None:
+        """``announce_every``: about one step in that many is an announcement (0: never)."""
+        if announce_every < 0:
+            raise ValueError("announce_every must be 0 (never) or more")
         self.url = url.rstrip("/")
         self.rng = rng or random.Random()
         self.kitchen_id = kitchen_id
         self.target_open = target_open
+        self.announce_every = announce_every
+        self._per_topic_broadcast = False  # the server lacks Supabase's batch route
         self._http = httpx.AsyncClient(
             base_url=f"{self.url}/rest/v1",
             headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},
@@ -128,6 +175,44 @@ class KitchenSimulator:
         self._count(f"{action}:{outcome}")
         return outcome
 
+    async def announce(self, message: str | None = None, *, kitchen_id: str | None = None) -> str:
+        """Broadcast an announcement on ``kitchen:<id>`` as Admin does (service key, REST).
+
+        Sends Supabase's documented REST broadcast, ``POST /realtime/v1/api/broadcast``
+        with ``{"messages": [...]}``. A server without that route (404/405; e.g. the local
+        stack) gets the per-topic form realtime-py's ``http_send`` uses instead:
+        ``POST /realtime/v1/api/broadcast/<topic>/events/<event>?private=true``.
+        Both answer 202; after one 404/405 only the per-topic form is tried.
+        ``kitchen_id`` defaults to the simulated kitchen.
+        """
+        if kitchen_id is None:
+            if self.kitchen is None:
+                await self.load_kitchen()
+            assert self.kitchen is not None
+            kitchen_id = self.kitchen.kitchen_id
+        text = message if message is not None else make_announcement(self.rng)
+        topic = f"kitchen:{kitchen_id}"
+        payload = {"message": text}
+        base = f"{self.url}/realtime/v1/api/broadcast"
+        body = {
+            "messages": [
+                {"topic": topic, "event": ANNOUNCE_EVENT, "payload": payload, "private": True}
+            ]
+        }
+        if not self._per_topic_broadcast:
+            r = await self._http.post(base, json=body)
+            self._per_topic_broadcast = r.status_code in (404, 405)
+        if self._per_topic_broadcast:
+            r = await self._http.post(
+                f"{base}/{quote(topic, safe='')}/events/{quote(ANNOUNCE_EVENT, safe='')}",
+                params={"private": "true"},
+                json=payload,
+            )
+        if r.status_code != 202:
+            raise SimulatorError(f"announcement failed: {r.status_code} {r.text[:200]}")
+        self._count("announce")
+        return text
+
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
@@ -137,6 +222,8 @@ class KitchenSimulator:
             await self.load_kitchen()
         assert self.kitchen is not None
         now = now or datetime.now(UTC)
+        if self.announce_every and self.rng.random() < 1 / self.announce_every:
+            return f"admin announced {await self.announce(make_announcement(self.rng, now))!r}"
         open_rows = await self._get(
             "/tasks",
             select="id,status,claimed_by",
@@ -196,6 +283,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kitchen-id", default=os.environ.get("CATERKING_KITCHEN_ID"))
     p.add_argument("--rate", type=float, default=20.0, help="events per minute (default 20)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--announce-every",
+        type=int,
+        default=DEFAULT_ANNOUNCE_EVERY,
+        metavar="N",
+        help="about one step in N is an Admin announcement to the boards "
+        f"(default {DEFAULT_ANNOUNCE_EVERY}; 0 = never)",
+    )
     p.add_argument("--seed", type=int, help="random seed, for a repeatable kitchen")
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -220,10 +315,19 @@ def main(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         print("error: --rate must be above 0", file=sys.stderr)
         return 2
+    if args.announce_every < 0:
+        print("error: --announce-every must be 0 (never) or more", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s"
     )
-    sim = KitchenSimulator(url, key, args.kitchen_id, rng=random.Random(args.seed))
+    sim = KitchenSimulator(
+        url,
+        key,
+        args.kitchen_id,
+        rng=random.Random(args.seed),
+        announce_every=args.announce_every,
+    )
 
     async def go() -> None:
         stop = asyncio.Event()

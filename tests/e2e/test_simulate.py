@@ -66,3 +66,16 @@ def test_cli_reads_stack_env(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     env.write_text(f"SUPABASE_URL=http://127.0.0.1:{free_port()}\nSUPABASE_SERVICE_ROLE_KEY=k\n")
     assert main(["simulate", "--stack-env", str(env), "--duration", "1"]) == 1
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_cli_announces_to_the_boards(
+    stack: LocalStack, kitchen: Kitchen, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["simulate", "--url", stack.url, "--service-key", stack.service_role_key]
+    args += ["--kitchen-id", kitchen.kitchen_id, "--rate", "600", "--duration", "1.5"]
+    assert main([*args, "--announce-every", "1", "--seed", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "announce=" in out and "added" not in out  # every step was an announcement
+    assert main([*args, "--announce-every", "0", "--seed", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "announce=" not in out and "added=" in out
