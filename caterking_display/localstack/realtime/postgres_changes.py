@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 EVENTS = ("INSERT", "UPDATE", "DELETE")
 CLASSIC_OPS = ("eq", "neq", "lt", "lte", "gt", "gte", "in")
 BYPASS_ROLES = ("service_role", "postgres", "supabase_admin")
+MAX_RECORD_BYTES = 1 << 20  # rows over this get Error 413 and only small values (§1.8)
+MAX_VALUE_BYTES_413 = 64
+ERR_NO_PK = "Error 400: Bad Request, no primary key"
+ERR_UNAUTHORIZED = "Error 401: Unauthorized"
+ERR_TOO_LARGE = "Error 413: Payload Too Large"
 
 
 class BindingError(Exception):
@@ -243,8 +248,8 @@ class Catalog:
             self.types[oid] = t
         return t
 
-    async def publication(self) -> set[tuple[str, str]]:
-        if self.published is None:
+    async def publication(self, *, refresh: bool = False) -> set[tuple[str, str]]:
+        if self.published is None or refresh:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
                     "select schemaname, tablename from pg_publication_tables "
@@ -335,6 +340,7 @@ class Binding:
     schema: str
     table: str | None
     filter: Filter | None = None
+    select: tuple[str, ...] | None = None  # set by validate_binding from raw["select"]
 
     def wants(self, typ: str) -> bool:
         return self.event == "*" or self.event == typ
@@ -353,44 +359,86 @@ def parse_binding(raw: Any) -> Binding:
     return Binding(raw, binding_id(raw), event, str(schema), table)
 
 
+def _select_text(b: Binding) -> str:
+    sel = b.raw.get("select")
+    if not sel:
+        return "nil"
+    if isinstance(sel, list):
+        return "[" + ", ".join(json.dumps(str(c)) for c in sel) + "]"
+    return json.dumps(sel)
+
+
 def _unable(b: Binding) -> BindingError:
     filt = b.raw.get("filter")
     filters = f"[{filt}]" if filt else "[]"
     return BindingError(
         "Unable to subscribe to changes with given parameters. Please check Realtime is "
         f"enabled for the given connect parameters: [event: {b.raw.get('event', '*')}, "
-        f"schema: {b.schema}, table: {b.table or '*'}, filters: {filters}, select: nil]"
+        f"schema: {b.schema}, table: {b.table or '*'}, filters: {filters}, "
+        f"select: {_select_text(b)}]"
     )
+
+
+def _exception(b: Binding, reason: str) -> BindingError:
+    filt = b.raw.get("filter")
+    filters = f"[{filt}]" if filt else "[]"
+    return BindingError(
+        "Unable to subscribe to changes with given parameters. An exception happened "
+        f"so please check your connect parameters: [event: {b.raw.get('event', '*')}, "
+        f"schema: {b.schema}, table: {b.table or '*'}, filters: {filters}, "
+        f"select: {_select_text(b)}]. Exception: {reason}"
+    )
+
+
+def _raw_select(b: Binding) -> list[str] | None:
+    """The binding's `select` list (None when absent or empty); BindingError if mis-shaped."""
+    sel = b.raw.get("select")
+    if sel is None or sel == []:
+        return None
+    if not isinstance(sel, list) or not all(isinstance(c, str) and c for c in sel):
+        raise _exception(b, "select must be a list of column names")
+    return sel
 
 
 async def validate_binding(b: Binding, catalog: Catalog) -> None:
     """Check the table is published and the filter parses; sets `b.filter`."""
     published = await catalog.publication()
+    select = _raw_select(b)
     if b.table is None:
         if not any(b.schema in ("*", s) for s, _ in published):
-            raise _unable(b)
+            published = await catalog.publication(refresh=True)
+            if not any(b.schema in ("*", s) for s, _ in published):
+                raise _unable(b)
+        if select is not None:
+            raise _exception(b, "select is not allowed with wildcards")
         if b.raw.get("filter"):
             raise BindingError(
                 f"Error parsing `filter` params: {json.dumps(str(b.raw['filter']).split('=', 1))}"
             )
         return
+    if b.schema == "*" and select is not None:
+        raise _exception(b, "select is not allowed with wildcards")
     if (b.schema, b.table) not in published:
-        raise _unable(b)
+        # Added to the publication since the last look? (No relation message yet.)
+        if (b.schema, b.table) not in await catalog.publication(refresh=True):
+            raise _unable(b)
     filt = b.raw.get("filter")
-    if not filt:
+    if not filt and select is None:
         return
-    col, op, value = split_filter(str(filt))
     info = await catalog.table(b.schema, b.table)
     if info is None:
         raise _unable(b)
     types = dict(info.columns)
+    if select is not None:
+        for col in select:
+            if col not in types:
+                raise _exception(b, f"invalid column for select {col}")
+        b.select = tuple(dict.fromkeys(select))
+    if not filt:
+        return
+    col, op, value = split_filter(str(filt))
     if col not in types:
-        raise BindingError(
-            "Unable to subscribe to changes with given parameters. An exception happened "
-            f"so please check your connect parameters: [event: {b.raw.get('event', '*')}, "
-            f"schema: {b.schema}, table: {b.table}, filters: [{filt}]]. "
-            f"Exception: invalid column for filter {col}"
-        )
+        raise _exception(b, f"invalid column for filter {col}")
     key = compare_key(types[col])
     try:
         texts = parse_in_values(value) if op == "in" else [value]
@@ -490,7 +538,10 @@ $fn$;
     return name, ddl
 
 
-Plan = tuple[Change, TableInfo, dict[Subscriber, list[int]]]
+Select = tuple[str, ...] | None
+Target = tuple[Subscriber, Select]  # one frame per subscriber and distinct `select`
+# (change, table, {target: binding ids}, {role: error row text for this change})
+Plan = tuple[Change, TableInfo, dict[Target, list[int]], dict[str, str]]
 MIN_GROUPS_PER_LANE = 8  # fewer groups than this per connection: not worth a split
 
 
@@ -542,9 +593,17 @@ class Registry:
     payload is serialised once and the same frame is queued to every socket that gets it.
     """
 
-    def __init__(self, catalog: Catalog, dsn: str, *, rls_connections: int = 2) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        dsn: str,
+        *,
+        rls_connections: int = 2,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ) -> None:
         self.catalog = catalog
         self.dsn = dsn
+        self.max_record_bytes = max_record_bytes
         self.by_table: dict[tuple[str, str | None], list[Subscription]] = defaultdict(list)
         self.delivered = 0
         self.rls_calls = 0
@@ -597,37 +656,46 @@ class Registry:
             names = [c.name for c in ch.relation.columns]
             row = ch.old if ch.type == "DELETE" else ch.new
             typed: dict[tuple[str, Callable[[str], Any]], Any] = {}
-            targets: dict[Subscriber, list[int]] = {}
+            targets: dict[Target, list[int]] = {}
+            errors: dict[str, str | None] = {}
             for s in cands:
                 b = s.binding
                 if not s.sub.alive or not b.wants(ch.type):
                     continue
+                role = s.sub.role
+                if role not in errors:
+                    errors[role] = await self._row_error(ch, info, role)
                 f = b.filter
-                if f is not None:
+                # An error row goes to every subscriber of the role, filter or not
+                # (realtime.apply_rls checks the filters only for readable rows).
+                if f is not None and errors[role] is None:
                     tkey = (f.column, f.key)
                     if tkey not in typed:
                         typed[tkey] = _typed(f, names, row)
                     if not f.matches_typed(typed[tkey]):
                         continue
-                ids = targets.setdefault(s.sub, [])
+                ids = targets.setdefault((s.sub, b.select), [])
                 if b.id not in ids:
                     ids.append(b.id)
             if targets:
-                plans.append((ch, info, targets))
+                errs = {r: e for r, e in errors.items() if e is not None}
+                plans.append((ch, info, targets, errs))
         if not plans:
             return
         hidden = await self._rls(plans)
-        for n, (ch, info, targets) in enumerate(plans):
-            payloads: dict[str, str] = {}
-            frames: dict[tuple[str, str, str, tuple[int, ...]], str] = {}
-            for sub, ids in targets.items():
-                if (n, sub.rls_key) in hidden:
+        for n, (ch, info, targets, errs) in enumerate(plans):
+            payloads: dict[tuple[str, Select], str] = {}
+            frames: dict[tuple[str, Select, str, str, tuple[int, ...]], str] = {}
+            for (sub, sel), ids in targets.items():
+                err = errs.get(sub.role)
+                if err is None and (n, sub.rls_key) in hidden:
                     continue
-                data = payloads.get(sub.role)
+                dkey = (sub.role, sel)
+                data = payloads.get(dkey)
                 if data is None:
-                    data = await self._data(ch, info, sub.role)
-                    payloads[sub.role] = data
-                fkey = (sub.role, sub.vsn, sub.topic, tuple(ids))
+                    data = await self._data(ch, info, sub.role, sel, err)
+                    payloads[dkey] = data
+                fkey = (sub.role, sel, sub.vsn, sub.topic, tuple(ids))
                 frame = frames.get(fkey)
                 if frame is None:
                     frame = encode_change(sub.topic, sub.vsn, ids, data)
@@ -635,18 +703,34 @@ class Registry:
                 sub.send_frame(frame)
                 self.delivered += 1
 
+    async def _row_error(self, ch: Change, info: TableInfo, role: str) -> str | None:
+        """The error row an INSERT/UPDATE becomes for `role` (§1.8): no primary key → 400,
+        no SELECT on every primary-key column → 401. DELETEs never get one."""
+        if ch.type == "DELETE":
+            return None
+        if not info.pk:
+            return ERR_NO_PK
+        if role in BYPASS_ROLES:
+            return None
+        allowed = await self.catalog.selectable(role, info)
+        if not all(col in allowed for col in info.pk):
+            return ERR_UNAUTHORIZED
+        return None
+
     async def _rls(self, plans: list[Plan]) -> set[tuple[int, tuple[str, str]]]:
         """(plan index, rls key) of INSERT/UPDATE changes a subscriber may not read."""
         work: dict[int, tuple[TableInfo, list[int], dict[tuple[str, str], str]]] = {}
         hidden: set[tuple[int, tuple[str, str]]] = set()
-        for n, (ch, info, targets) in enumerate(plans):
+        for n, (ch, info, targets, errs) in enumerate(plans):
             if ch.type == "DELETE" or not info.rls or not info.pk:
                 continue
             entry = work.setdefault(info.oid, (info, [], {}))
             entry[1].append(n)
             groups = entry[2]
-            for s in targets:
-                if s.role not in BYPASS_ROLES and s.rls_key not in groups:
+            for s, _sel in targets:
+                if s.role in BYPASS_ROLES or s.role in errs:
+                    continue  # error rows are not checked against RLS
+                if s.rls_key not in groups:
                     groups[s.rls_key] = s.claims_json  # one member's claims stand for all
         work = {oid: w for oid, w in work.items() if w[2]}
         if not work:
@@ -704,32 +788,65 @@ class Registry:
                     out[ci][g + offset] = ords
         return out
 
-    async def _data(self, ch: Change, info: TableInfo, role: str) -> str:
-        cols = ch.relation.columns
-        allowed = await self.catalog.selectable(role, info) if role not in BYPASS_ROLES else None
-        types = [await self.catalog.type_of(c.type_oid) for c in cols]
-        keep = [allowed is None or c.name in allowed for c in cols]
-        columns = [
-            {"name": c.name, "type": t.name} for c, t, k in zip(cols, types, keep, strict=True) if k
-        ]
+    def _too_large(self, ch: Change) -> bool:
+        """Whether the change's values exceed max_record_bytes (the real server measures
+        its wal2json record; here the text of the new and old values)."""
+        total = 0
+        for tup in (ch.new, ch.old):
+            for v in tup or ():
+                if isinstance(v, str):
+                    total += len(v.encode())
+        return total > self.max_record_bytes
 
-        def values(tup: list[Any], only: set[str] | None = None) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for c, t, k, v in zip(cols, types, keep, tup, strict=False):
-                if not k or v is UNCHANGED or (only is not None and c.name not in only):
-                    continue
-                out[c.name] = None if v is None else t.converter()(v)
-            return out
-
+    async def _data(
+        self, ch: Change, info: TableInfo, role: str, sel: Select = None, error: str | None = None
+    ) -> str:
         data: dict[str, Any] = {
             "schema": info.schema,
             "table": info.name,
             "commit_timestamp": commit_timestamp(ch.commit_time),
             "type": ch.type,
             "errors": None,
-            "columns": columns,
+            "columns": [],
         }
+        if error is not None:
+            # The real server sends schema/table/type only; realtime-py drops a row without
+            # columns/commit_timestamp, so those stay, with no column and no value.
+            data["errors"] = [error]
+            if ch.type in ("INSERT", "UPDATE"):
+                data["record"] = {}
+            if ch.type == "UPDATE":
+                data["old_record"] = {}
+            return json.dumps(data, separators=(",", ":"))
+        cols = ch.relation.columns
         pk = set(info.pk)
+        allowed = await self.catalog.selectable(role, info) if role not in BYPASS_ROLES else None
+        types = [await self.catalog.type_of(c.type_oid) for c in cols]
+        keep = [
+            (allowed is None or c.name in allowed)
+            and (sel is None or c.name in sel or c.name in pk)
+            for c in cols
+        ]
+        data["columns"] = [
+            {"name": c.name, "type": t.name} for c, t, k in zip(cols, types, keep, strict=True) if k
+        ]
+        too_large = self._too_large(ch)
+
+        def values(tup: list[Any], only: set[str] | None = None) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for c, t, k, v in zip(cols, types, keep, tup, strict=False):
+                if not k or v is UNCHANGED or (only is not None and c.name not in only):
+                    continue
+                value = None if v is None else t.converter()(v)
+                if too_large and (
+                    value is None
+                    or len(json.dumps(value, ensure_ascii=False, default=str).encode())
+                    > MAX_VALUE_BYTES_413
+                ):
+                    continue  # as octet_length(value::text) <= 64 (NULLs fail it too)
+                out[c.name] = value
+            return out
+
         if ch.type in ("INSERT", "UPDATE"):
             data["record"] = values(ch.new or [])
         if ch.type == "UPDATE":
@@ -739,6 +856,6 @@ class Registry:
         elif ch.type == "DELETE":
             only = pk if info.rls else None
             data["old_record"] = values(ch.old or [], only=only)
-        if not info.pk and ch.type != "DELETE":
-            data["errors"] = ["Error 400: Bad Request, no primary key"]
+        if too_large:
+            data["errors"] = [ERR_TOO_LARGE]
         return json.dumps(data, separators=(",", ":"), default=str)

@@ -14,7 +14,7 @@ from ..tokens import TokenError, verify
 from .authorization import authorize
 from .broadcast import Hub
 from .channel import Channel
-from .postgres_changes import Catalog, Registry
+from .postgres_changes import MAX_RECORD_BYTES, Catalog, Registry
 from .presence import Presence
 from .replication import Change, Relation, ReplicationStream
 from .serializers import V1, V2, Message
@@ -36,12 +36,14 @@ class RealtimeService:
         *,
         max_frame_bytes: int = 1 << 20,
         heartbeat_timeout_s: float = 60.0,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.db_dsn = db_dsn
         self.jwt_secret = jwt_secret
         self._given_pool = pool
         self.max_frame_bytes = max_frame_bytes
         self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.max_record_bytes = max_record_bytes
         self.hub = Hub()
         self.presence = Presence(self.hub)
         self.connections: set[Connection] = set()
@@ -65,7 +67,9 @@ class RealtimeService:
             self._auth_pool = AsyncConnectionPool(self.db_dsn, min_size=1, max_size=4, open=False)
             await self._auth_pool.open(wait=True)
         self._catalog = Catalog(self._rls_pool)
-        self._registry = Registry(self._catalog, self.db_dsn)
+        self._registry = Registry(
+            self._catalog, self.db_dsn, max_record_bytes=self.max_record_bytes
+        )
         self._reader = ReplicationStream(self.db_dsn, self._on_changes)
         self._reader.decoder.on_relation = self._relation_changed
         await self._reader.start()

@@ -61,6 +61,7 @@ async def subscribe_changes(
             table=b.get("table"),
             schema=b.get("schema", "public"),
             filter=b.get("filter"),
+            select=b.get("select"),
         )
     channel.on_system(lambda p: rec.system.append(plain(p)))
     await channel.subscribe(lambda s, e: rec.states.append((s.value, str(e) if e else None)))
