@@ -12,6 +12,7 @@ from tests.pg import add_task, connect
 
 from .conftest import Stack, start_stack, stop_stack, wait_for
 from .helpers import subscribe_changes
+from .wsclient import RawClient
 
 MAX_RECORD_BYTES = 2000
 
@@ -170,3 +171,24 @@ async def test_pk_not_readable_401_and_no_pk_400(gaps: Stack) -> None:
     finally:
         for r in (rec_auth, rec_svc):
             await r.client.close()
+
+
+async def test_join_reply_echoes_select_verbatim(gaps: Stack) -> None:
+    """realtime-py matches the reply by index; supabase-js too. `select` is echoed as sent
+    and is part of the binding's identity (its own id)."""
+    stack = gaps
+    c = await RawClient.connect(stack.ws_url, stack.service_key)
+    try:
+        bindings = [
+            {"event": "*", "schema": "public", "table": "tasks", "select": ["title", "id"]},
+            {"event": "*", "schema": "public", "table": "tasks"},
+        ]
+        ref = await c.join("realtime:sel", {"postgres_changes": bindings})
+        rep = await c.recv_until(lambda f: f.get("event") == "phx_reply" and f.get("ref") == ref)
+        got = rep["payload"]["response"]["postgres_changes"]
+        assert [{k: v for k, v in b.items() if k != "id"} for b in got] == bindings
+        assert got[0]["id"] != got[1]["id"]
+        sysmsg = await c.recv_until(lambda f: f.get("event") == "system")
+        assert sysmsg["payload"]["status"] == "ok"
+    finally:
+        await c.close()
