@@ -151,6 +151,7 @@ class RealtimeService:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/realtime/v1/websocket", self.websocket)
+        app.router.add_post("/realtime/v1/api/broadcast", self.http_broadcast_batch)
         app.router.add_post(
             "/realtime/v1/api/broadcast/{topic}/events/{event}", self.http_broadcast
         )
@@ -186,34 +187,81 @@ class RealtimeService:
             self.connections.discard(conn)
         return ws
 
-    async def http_broadcast(self, request: web.Request) -> web.Response:
+    def _http_claims(self, request: web.Request) -> dict[str, Any]:
+        """The caller's claims (bearer, else apikey); TokenError if refused."""
         token = self._apikey(request)
         auth = request.headers.get("Authorization", "")
         if auth.lower().startswith("bearer "):
             token = auth[7:]
-        try:
-            claims = verify(token, self.jwt_secret)
-        except TokenError as exc:
-            return web.json_response({"error": exc.message}, status=401)
-        topic = request.match_info["topic"]
-        event = request.match_info["event"]
-        private = request.query.get("private") == "true"
-        if private:
-            pol = await authorize(self.auth_pool, topic, str(claims.get("role")), claims)
-            if not pol.write:
-                return web.json_response({"error": "Unauthorized"}, status=401)
-        body = await request.read()
-        payload: Any
-        if request.content_type == "application/octet-stream":
-            return web.json_response({"error": "binary payloads are not supported"}, status=415)
-        try:
-            payload = json.loads(body) if body else {}
-        except ValueError:
-            return web.json_response({"error": "payload must be JSON"}, status=400)
+        return verify(token, self.jwt_secret)
+
+    async def _may_write(self, topic: str, private: bool, claims: dict[str, Any]) -> bool:
+        if not private:
+            return True
+        pol = await authorize(self.auth_pool, topic, str(claims.get("role")), claims)
+        return bool(pol.write)
+
+    def _send(self, topic: str, event: str, payload: Any, private: bool) -> None:
         msg = Message(
             f"realtime:{topic}",
             "broadcast",
             {"type": "broadcast", "event": event, "payload": payload},
         )
         self.hub.broadcast((private, msg.topic), msg, None)
+
+    async def http_broadcast(self, request: web.Request) -> web.Response:
+        """realtime-py's `http_send`: one message, topic and event in the path."""
+        try:
+            claims = self._http_claims(request)
+        except TokenError as exc:
+            return web.json_response({"error": exc.message}, status=401)
+        if request.content_type == "application/octet-stream":
+            return web.json_response({"error": "binary payloads are not supported"}, status=415)
+        body = await request.read()
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            return web.json_response({"error": "payload must be JSON"}, status=400)
+        topic, event = request.match_info["topic"], request.match_info["event"]
+        private = request.query.get("private") == "true"
+        if not await self._may_write(topic, private, claims):
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        self._send(topic, event, payload, private)
+        return web.Response(status=202)
+
+    async def http_broadcast_batch(self, request: web.Request) -> web.Response:
+        """Supabase's documented REST broadcast: `{"messages": [{topic, event, payload,
+        private}]}` → 202. Every message is checked before any is sent."""
+        try:
+            claims = self._http_claims(request)
+        except TokenError as exc:
+            return web.json_response({"error": exc.message}, status=401)
+        try:
+            body = json.loads(await request.read() or b"null")
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            return web.json_response(
+                {"error": "messages: a non-empty list is required"}, status=400
+            )
+        checked = []
+        for m in messages:
+            if not (
+                isinstance(m, dict)
+                and isinstance(m.get("topic"), str)
+                and m["topic"]
+                and isinstance(m.get("event"), str)
+                and isinstance(m.get("payload", {}), dict)
+            ):
+                return web.json_response(
+                    {"error": "each message needs topic, event and an object payload"},
+                    status=400,
+                )
+            private = m.get("private") in (True, "true")
+            if not await self._may_write(m["topic"], private, claims):
+                return web.json_response({"error": "Unauthorized"}, status=401)
+            checked.append((m["topic"], m["event"], m.get("payload", {}), private))
+        for topic, event, payload, private in checked:
+            self._send(topic, event, payload, private)
         return web.Response(status=202)

@@ -212,3 +212,43 @@ async def test_invalid_token_push_closes_channel(rts: Stack) -> None:
         assert any("Token has expired" in (e or "") for _, e in rec.states)
     finally:
         await rec.client.close()
+
+
+async def test_rest_broadcast_batch_as_supabase_documents(rts: Stack) -> None:
+    """`POST /realtime/v1/api/broadcast` with `{"messages": [...]}` (what Admin's back office
+    sends): private topics need write permission; the service role has it."""
+    import httpx
+
+    stack = rts
+    k, other = stack.seed(), stack.seed()
+    c = await _client(stack, stack.device_token(k))
+    try:
+        got: list[Any] = []
+        ch = c.channel(f"kitchen:{k.kitchen_id}", {"config": {"private": True}})
+        ch.on_broadcast("announcement", lambda p: got.append(plain(p)))
+        await ch.subscribe()
+        url = f"{stack.http_url}/realtime/v1/api/broadcast"
+
+        async def post(key: str, body: Any) -> httpx.Response:
+            headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+            async with httpx.AsyncClient(timeout=5) as http:  # the server shares this loop
+                return await http.post(url, json=body, headers=headers)
+
+        msg = {
+            "topic": f"kitchen:{k.kitchen_id}",
+            "event": "announcement",
+            "payload": {"message": "Service starts in 15 minutes"},
+            "private": True,
+        }
+        assert (await post(stack.service_key, {"messages": [msg]})).status_code == 202
+        await wait_for(lambda: got, what="batch broadcast delivered")
+        assert got[0]["payload"] == {"message": "Service starts in 15 minutes"}
+        # A display of another kitchen may not write this kitchen's topic: nothing is sent.
+        refused = await post(stack.device_token(other), {"messages": [msg]})
+        assert refused.status_code == 401
+        for bad in ({}, {"messages": []}, {"messages": [{"topic": "x"}]}, [1, 2]):
+            assert (await post(stack.service_key, bad)).status_code == 400
+        assert (await post("not-a-jwt", {"messages": [msg]})).status_code == 401
+        assert len(got) == 1
+    finally:
+        await c.close()
