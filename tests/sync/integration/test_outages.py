@@ -3,7 +3,6 @@ the other display converges, states pass in order, a half-open link is detected.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -174,9 +173,16 @@ async def test_malformed_and_unexpected_server_messages_are_ignored(
             {"type": "broadcast", "event": "announcement", "payload": {"message": 42}},
         ),
     ]
+    # A valid announcement last: once it shows, every junk frame before it was handled.
+    frames.append(
+        frame(
+            "broadcast",
+            {"type": "broadcast", "event": "announcement", "payload": {"message": "after junk"}},
+        )
+    )
     for f in frames:
         assert proxy.inject_ws_text(f) == 1
-    await asyncio.sleep(0.3)
+    await until(lambda: a.status.announcement == "after junk", 5)
     assert a.status.state is S.LIVE and a.supervisor.links_opened == 1
     tid = add_task(db, kitchen, title="Still listening")  # the listener is still alive
     await until(lambda: tid in a.store.view().tasks, 2)
