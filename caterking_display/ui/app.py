@@ -436,7 +436,12 @@ class BoardApp(App[None], inherit_bindings=False):
         task_id = message.card.task_id
         if task_id is None:
             return
-        if task_id == self.selected_id:
+        if message.on_button:
+            # The card's action button: select it (so the selection follows, as for Enter)
+            # and run its next step in one tap.
+            self.select(task_id)
+            self.action_next_step()
+        elif task_id == self.selected_id:
             self.action_next_step()
         else:
             self.select(task_id)

@@ -19,7 +19,7 @@ from caterking_display.ui.screens.help import HelpScreen
 from caterking_display.ui.screens.staff_picker import StaffPicker
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
 from caterking_display.ui.widgets.status_line import StatusLine
-from caterking_display.ui.widgets.task_card import TaskCard
+from caterking_display.ui.widgets.task_card import COMPACT_BUTTON_WIDTH, TaskCard
 from tests.ui.conftest import LIVE, Server, build, wait_for
 from tests.ui.data import ANA, BEN, CHLOE, DEV, STAFF, T0, small_board, task, uid
 
@@ -355,6 +355,62 @@ async def test_tap_selects_then_tap_again_runs_the_next_step() -> None:
         assert ops(store)[1] == (Action.CLAIM, DICE, CHLOE)
 
 
+BEANS = uid("task/Blanch green beans")
+
+
+def on_button(card: TaskCard) -> tuple[int, int]:
+    """A tap point inside the card's action button (its middle row)."""
+    start = card.button_x()
+    assert start is not None, "card has no action button"
+    return (start + 1, 1)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["compact", "labelled"])
+async def test_tapping_the_claim_button_selects_and_asks_who(size: tuple[int, int]) -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: widget(app, BEANS).content_size.width > 0)
+        assert app.selected_id == DICE
+        beans = widget(app, BEANS)
+        label = "▶ Claim" if size == (160, 45) else "▶"
+        assert beans.render().plain.split("\n")[1].rstrip().endswith(label)
+        await pilot.click(beans, offset=on_button(beans))
+        await wait_for(pilot, lambda: picker_open(app))
+        assert app.selected_id == BEANS
+        assert "Blanch green beans" in screen_text(app)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: not picker_open(app))
+        assert ops(store) == [(Action.CLAIM, BEANS, ANA)]
+        assert app.selected_id == BEANS  # the selection follows the card into In progress
+        assert app._cards[BEANS].column is ColumnId.DOING
+
+
+async def test_tapping_the_done_button_completes_without_asking() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: widget(app, ROAST).content_size.width > 0)
+        roast = widget(app, ROAST)
+        await pilot.click(roast, offset=on_button(roast))
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert not picker_open(app)
+        assert ops(store) == [(Action.COMPLETE, ROAST, ANA)]
+        assert app.selected_id == ROAST
+
+
+async def test_tapping_a_card_body_only_selects_and_done_cards_have_no_button() -> None:
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: widget(app, BEANS).content_size.width > 0)
+        beans = widget(app, BEANS)
+        start = beans.button_x()
+        assert start is not None
+        await pilot.click(beans, offset=(start - 1, 1))  # the last text cell
+        assert app.selected_id == BEANS
+        await pilot.pause()
+        assert not picker_open(app) and store.pending_ops() == []
+        assert widget(app, TART).button_x() is None  # recall stays a deliberate key
+
+
 async def test_one_change_updates_one_card_without_rebuilding() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
@@ -475,6 +531,9 @@ async def test_narrow_cards_keep_due_and_done_words_and_shorten_the_detail() -> 
         await wait_for(pilot, lambda: widget(app, TART).content_size.width > 0)
         lines = {tid: widget(app, tid).render().plain.split("\n")[1] for tid in (cold.id, TART)}
         lines[buns.id] = widget(app, buns.id).render().plain.split("\n")[1]
+        # To do cards end with their compact action button: look at the text before it.
+        lines[cold.id] = lines[cold.id][:-COMPACT_BUTTON_WIDTH]
+        lines[buns.id] = lines[buns.id][:-COMPACT_BUTTON_WIDTH]
         assert lines[cold.id].endswith("…·Cold due 11:30"), lines
-        assert lines[buns.id].startswith("150 pcs") and lines[buns.id].endswith("due 11:40")
+        assert lines[buns.id].startswith("150") and lines[buns.id].endswith("due 11:40"), lines
         assert lines[TART].endswith("done 10:56"), lines

@@ -3,14 +3,19 @@
 A card is a slot in its column's visible page, bound to one task's `CardState` at a time.
 Binding equal `CardFacts` does nothing, so a tick or an unrelated store change never
 repaints it. State is shown with CSS classes.
+
+The action button ("▶ Claim" / "✓ Done") is drawn by the card itself on its right side,
+all three rows tall, rather than being a child widget: a tap then always lands on this one
+widget, and the card tells the app which part of it was tapped.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.message import Message
 from textual.widget import Widget
 
@@ -19,9 +24,30 @@ from caterking_display.ui.card_facts import CardFacts, CardState, Urgency, fit_d
 
 SYNCING = "⟳ syncing"
 
+BUTTON_WIDTH = 10
+"""The labelled button's width; touch targets want ≥ 12 columns with the padding beside it."""
+COMPACT_BUTTON_WIDTH = 3
+"""A narrow card shows only the button's mark, still three columns by three rows."""
+MIN_TEXT_WIDTH = 22
+"""Text cells the labelled button must leave; below this the card uses the compact button."""
+
+
+class ButtonFace(NamedTuple):
+    label: str
+    mark: str
+    style: str  # component class suffix
+
+
+# Done cards get no button: recall is a deliberate key (`r`), not a stray tap on the board.
+_BUTTONS: dict[Status, ButtonFace] = {
+    Status.PENDING: ButtonFace("▶ Claim", "▶", "button-claim"),
+    Status.CLAIMED: ButtonFace("✓ Done", "✓", "button-done"),
+}
+
 
 class TaskCard(Widget):
-    """A task card. Click selects; clicking the selected card runs its next step."""
+    """A task card. A tap on the body selects it (and runs the next step if it was already
+    selected); a tap on its action button selects it and runs the next step at once."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "task-card--title",
@@ -32,13 +58,16 @@ class TaskCard(Widget):
         "task-card--syncing",
         "task-card--meta",
         "task-card--who",
+        "task-card--button-claim",
+        "task-card--button-done",
     }
 
     class Tapped(Message):
-        """The card was clicked or tapped."""
+        """The card was clicked or tapped; `on_button` if on its action button."""
 
-        def __init__(self, card: TaskCard) -> None:
+        def __init__(self, card: TaskCard, *, on_button: bool = False) -> None:
             self.card = card
+            self.on_button = on_button
             super().__init__()
 
     def __init__(self) -> None:
@@ -46,6 +75,7 @@ class TaskCard(Widget):
         self.task_id: str | None = None
         self.facts: CardFacts | None = None
         self.display = False
+        self._pressed_on_button: bool | None = None
 
     @staticmethod
     def _classes_for(facts: CardFacts) -> set[str]:
@@ -90,9 +120,41 @@ class TaskCard(Widget):
     def selected(self) -> bool:
         return self.has_class("-selected")
 
-    def on_click(self, event: object) -> None:
+    @property
+    def button(self) -> ButtonFace | None:
+        """The action button this card shows, if any."""
+        return _BUTTONS.get(self.facts.status) if self.facts else None
+
+    def button_width(self) -> int:
+        """Cells the button takes in the content area (0 when the card has none)."""
+        if self.button is None:
+            return 0
+        width = self.content_size.width
+        if width - BUTTON_WIDTH >= MIN_TEXT_WIDTH:
+            return BUTTON_WIDTH
+        return COMPACT_BUTTON_WIDTH if width - COMPACT_BUTTON_WIDTH >= 1 else 0
+
+    def button_x(self) -> int | None:
+        """The first column (widget-relative) of the button's tap region, which runs on
+        to the card's right edge (padding and border too); None when there is no button."""
+        width = self.button_width()
+        if not width:
+            return None
+        return self.gutter.left + self.content_size.width - width
+
+    def _on_button(self, x: int) -> bool:
+        start = self.button_x()
+        return start is not None and x >= start
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self._pressed_on_button = self._on_button(event.x)
+
+    def on_click(self, event: events.Click) -> None:
+        # Like a real button, a press that slid onto (or off) the button is a plain tap.
+        pressed, self._pressed_on_button = self._pressed_on_button, None
+        on_button = self._on_button(event.x) and pressed is not False
         if self.task_id is not None:
-            self.post_message(self.Tapped(self))
+            self.post_message(self.Tapped(self, on_button=on_button))
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"task-card--{name}", partial=True)
@@ -113,7 +175,9 @@ class TaskCard(Widget):
         f = self.facts
         if f is None:
             return Text()
-        width = max(1, self.content_size.width)
+        button_width = self.button_width()
+        # The button's own colour sets it apart from the text: no gap column is needed.
+        width = max(1, self.content_size.width - button_width)
         title = Text()
         if f.badge:
             title.append(f" {f.badge} ", self._style("rush" if f.badge == "RUSH" else "high"))
@@ -141,7 +205,25 @@ class TaskCard(Widget):
             if left.cell_len + 1 + right.cell_len <= width:
                 break
         line3 = _spread(left, right, width)
-        return Text("\n").join([title, line2, line3])
+        lines = [title, line2, line3]
+        face = self.button
+        if face is not None and button_width:
+            label = face.label if button_width >= len(face.label) + 2 else face.mark
+            style = self._style(face.style)
+            for line in lines:
+                line.pad_right(width - line.cell_len)
+            blank = " " * button_width
+            lines[0].append(blank, style)
+            lines[2].append(blank, style)
+            before = (button_width - len(label)) // 2
+            after = button_width - len(label) - before
+            # The mark is its own span (not bold) and no span starts with a space: SVG
+            # viewers then draw each glyph in its own cell, as a terminal does.
+            mark, gap, word = label.partition(" ")
+            lines[1].append(" " * before, style)
+            lines[1].append(mark + gap, style + Style(bold=False))
+            lines[1].append(word + " " * after, style)
+        return Text("\n").join(lines)
 
 
 def _spread(left: Text, right: Text, width: int) -> Text:
