@@ -19,6 +19,7 @@ from tests.localstack.helpers import (
     create_user,
     options,
 )
+from tests.pg import connect
 
 
 async def test_sign_in_refresh_user_logout_async(stack: LocalStack) -> None:
@@ -50,17 +51,15 @@ async def test_sign_in_refresh_user_logout_async(stack: LocalStack) -> None:
     new_claims = tokens.verify(refreshed.session.access_token, stack.jwt_secret)
     assert new_claims["session_id"] == claims["session_id"]
 
-    # Reuse of the rotated-out refresh token is refused with GoTrue's code.
+    # Presenting the rotated-out token again at once (a reply lost on the way) yields
+    # the session's active token instead of a refusal: GoTrue's reuse interval.
     r = await http.post(
         f"{stack.url}/auth/v1/token?grant_type=refresh_token",
         json={"refresh_token": first_refresh},
         headers={"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
     )
-    assert r.status_code == 400
-    assert r.json() == {
-        "code": "refresh_token_already_used",
-        "message": "Invalid Refresh Token: Already Used",
-    }
+    assert r.status_code == 200, r.text
+    assert r.json()["refresh_token"] == refreshed.session.refresh_token
     assert r.headers["X-Supabase-Api-Version"] == "2024-01-01"
 
     access = refreshed.session.access_token
@@ -267,3 +266,111 @@ def test_banned_user(stack: LocalStack) -> None:
         .auth.sign_in_with_password({"email": email, "password": PASSWORD})
         .session
     )
+
+
+# -- refresh-token reuse (GoTrue's reuse interval) ---------------------------------------
+
+
+def _age_token(stack: LocalStack, token: str, seconds: int) -> None:
+    """Pretend `token` was rotated `seconds` ago (instead of sleeping through the interval)."""
+    with connect(stack.db_dsn) as conn:
+        conn.execute(
+            "update auth.refresh_tokens set updated_at = now() - make_interval(secs => %s) "
+            "where token = %s",
+            (seconds, token),
+        )
+
+
+def test_refresh_reuse_within_interval_returns_active_token(stack: LocalStack) -> None:
+    _, email = create_user(stack)
+    display = anon_client(stack)
+    s = display.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    assert s.session is not None
+    first = s.session.refresh_token
+    # The server rotates, but the reply never reaches the display (kitchen Wi-Fi).
+    rotated = anon_client(stack).auth.refresh_session(first)
+    assert rotated.session is not None
+    child = rotated.session.refresh_token
+    _age_token(stack, first, 5)
+    # The display retries with the token it still has and keeps its session.
+    again = display.auth.refresh_session(first)
+    assert again.session is not None
+    assert again.session.refresh_token == child
+    sid = tokens.verify(s.session.access_token, stack.jwt_secret)["session_id"]
+    assert tokens.verify(again.session.access_token, stack.jwt_secret)["session_id"] == sid
+    # The active token still rotates normally afterwards.
+    nxt = display.auth.refresh_session(child)
+    assert nxt.session is not None and nxt.session.refresh_token not in (first, child)
+
+
+def test_refresh_reuse_after_interval_revokes_session(stack: LocalStack) -> None:
+    _, email = create_user(stack)
+    c = anon_client(stack)
+    s = c.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    assert s.session is not None
+    first = s.session.refresh_token
+    rotated = c.auth.refresh_session()
+    assert rotated.session is not None
+    child = rotated.session.refresh_token
+    _age_token(stack, first, 11)
+    r = httpx.post(
+        f"{stack.url}/auth/v1/token?grant_type=refresh_token",
+        json={"refresh_token": first},
+        headers={"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
+    )
+    assert r.status_code == 400
+    assert r.json() == {
+        "code": "refresh_token_already_used",
+        "message": "Invalid Refresh Token: Already Used",
+    }
+    assert r.headers["X-Supabase-Api-Version"] == "2024-01-01"
+    # Theft signal: every refresh token of the session is revoked, the active one too.
+    with pytest.raises(AuthApiError) as err:
+        anon_client(stack).auth.refresh_session(child)
+    assert err.value.code == "refresh_token_already_used"
+    sid = tokens.verify(s.session.access_token, stack.jwt_secret)["session_id"]
+    with connect(stack.db_dsn) as conn:
+        rows = conn.execute(
+            "select revoked from auth.refresh_tokens where session_id = %s", (sid,)
+        ).fetchall()
+    assert rows and all(row["revoked"] for row in rows)
+
+
+# -- robustness ---------------------------------------------------------------------------
+
+
+def test_unexpected_failure_is_json(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from caterking_display.localstack.auth import users
+
+    def boom(row: dict[str, Any]) -> dict[str, Any]:
+        raise KeyError("surprise")
+
+    uid, _ = create_user(stack)
+    monkeypatch.setattr(users, "user_json", boom)
+    r = httpx.get(f"{stack.url}/auth/v1/admin/users/{uid}", headers=admin_headers(stack))
+    assert r.status_code == 500
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.json()["code"] == "unexpected_failure" and r.json()["message"]
+    assert r.headers["X-Supabase-Api-Version"] == "2024-01-01"
+
+
+def test_hostile_admin_inputs_are_400(stack: LocalStack) -> None:
+    uid, _ = create_user(stack)
+    h = admin_headers(stack)
+    r = httpx.put(
+        f"{stack.url}/auth/v1/admin/users/{uid}",
+        json={"ban_duration": "99999999999999h"},
+        headers=h,
+    )
+    assert r.status_code == 400 and r.json()["code"] == "validation_failed", r.text
+    for page in ("99999999999999999999", "9" * 30, "abc", "1e3"):
+        r = httpx.get(f"{stack.url}/auth/v1/admin/users", params={"page": page}, headers=h)
+        assert r.status_code == 400, (page, r.text)
+        assert r.json()["code"] == "validation_failed"
+    deep = b"[" * 200_000
+    for path in ("/auth/v1/admin/users", "/auth/v1/token?grant_type=password"):
+        r = httpx.post(
+            f"{stack.url}{path}", content=deep, headers={**h, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["code"] == "bad_json"

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
 BAN_FOREVER = "876000h"
+REFRESH_TOKEN_REUSE_INTERVAL = 10.0  # seconds (GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL)
+MAX_OFFSET = 2**62  # admin_list: page × per_page must stay a Postgres bigint
 
 
 class AuthError(Exception):
@@ -33,6 +35,10 @@ class AuthError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def _already_used() -> AuthError:
+    return AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,7 +71,8 @@ async def _json(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: a body nested thousands of levels deep.
         raise AuthError(400, "bad_json", "Could not parse request body as JSON") from exc
     if not isinstance(body, dict):
         raise AuthError(400, "bad_json", "Could not parse request body as JSON")
@@ -80,6 +87,10 @@ class AuthService:
         self.jwt_secret = jwt_secret
         self.jwt_expiry = jwt_expiry
         self.site_url = site_url
+        # GoTrue's refresh-token reuse interval: a rotated token presented again within
+        # this many seconds (a lost reply) yields the session's active token; later
+        # reuse is treated as theft and revokes the session's refresh tokens.
+        self.refresh_reuse_interval = REFRESH_TOKEN_REUSE_INTERVAL
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -113,6 +124,12 @@ class AuthService:
                 )
             except psycopg.Error:
                 log.exception("auth: database error")
+                return _error_response(
+                    request, AuthError(500, "unexpected_failure", "Internal server error")
+                )
+            except Exception:
+                # GoTrue answers every unhandled failure with its JSON error shape.
+                log.exception("auth: unexpected failure on %s %s", request.method, request.path)
                 return _error_response(
                     request, AuthError(500, "unexpected_failure", "Internal server error")
                 )
@@ -235,10 +252,12 @@ class AuthService:
         token = body.get("refresh_token")
         if not isinstance(token, str) or not token:
             raise AuthError(400, "validation_failed", "Refresh token required")
+        theft = False
         async with admin_tx(self.pool) as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                "select rt.token, rt.user_id, rt.session_id, rt.revoked "
+                "select rt.user_id, rt.session_id, rt.revoked, "
+                "extract(epoch from now() - rt.updated_at)::float8 as age "
                 "from auth.refresh_tokens rt where rt.token = %s for update",
                 (token,),
             )
@@ -249,27 +268,50 @@ class AuthService:
                     "refresh_token_not_found",
                     "Invalid Refresh Token: Refresh Token Not Found",
                 )
-            if row["revoked"]:
-                raise AuthError(
-                    400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"
-                )
-            user = await users.get_user(conn, str(row["user_id"]))
-            if user is None:
-                raise AuthError(
-                    400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"
-                )
-            if self._banned(user):
-                raise AuthError(400, "user_banned", "User is banned")
-            await conn.execute(
-                "update auth.refresh_tokens set revoked = true, updated_at = now() "
-                "where token = %s",
-                (token,),
-            )
             session_id = str(row["session_id"])
-            await conn.execute(
-                "update auth.sessions set updated_at = now() where id = %s", (session_id,)
+            active: str | None = None
+            if row["revoked"] and row["age"] < self.refresh_reuse_interval:
+                # A reply lost in transit: hand out the session's current token again.
+                await cur.execute(
+                    "select token from auth.refresh_tokens "
+                    "where session_id = %s and not revoked order by id desc limit 1",
+                    (session_id,),
+                )
+                found = await cur.fetchone()
+                if found is None:
+                    raise _already_used()
+                active = str(found["token"])
+            elif row["revoked"]:
+                # Reuse long after rotation is a theft signal: revoke the whole session's
+                # refresh tokens, commit that, and refuse (below, outside the transaction).
+                await conn.execute(
+                    "update auth.refresh_tokens set revoked = true, updated_at = now() "
+                    "where session_id = %s and not revoked",
+                    (session_id,),
+                )
+                theft = True
+            user = None if theft else await users.get_user(conn, str(row["user_id"]))
+            new = active
+            if user is not None and not self._banned(user) and new is None:
+                await conn.execute(
+                    "update auth.refresh_tokens set revoked = true, updated_at = now() "
+                    "where token = %s",
+                    (token,),
+                )
+                await conn.execute(
+                    "update auth.sessions set updated_at = now() where id = %s", (session_id,)
+                )
+                new = await users.new_refresh_token(conn, str(user["id"]), session_id, token)
+        if theft:
+            log.warning("auth: refresh token reused after rotation; session %s revoked", session_id)
+            raise _already_used()
+        if user is None:
+            raise AuthError(
+                400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found"
             )
-            new = await users.new_refresh_token(conn, str(user["id"]), session_id, parent=token)
+        if self._banned(user):
+            raise AuthError(400, "user_banned", "User is banned")
+        assert new is not None
         return _ok(request, self._session_body(user, session_id, new))
 
     async def get_user(self, request: web.Request) -> web.StreamResponse:
@@ -377,6 +419,8 @@ class AuthService:
             per_page = min(1000, max(1, int(request.query.get("per_page") or 50)))
         except ValueError as exc:
             raise AuthError(400, "validation_failed", "Bad pagination parameters") from exc
+        if (page - 1) * per_page > MAX_OFFSET:
+            raise AuthError(400, "validation_failed", "Bad pagination parameters")
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(

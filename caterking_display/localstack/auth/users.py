@@ -59,12 +59,17 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
+GO_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
+
+
 def parse_go_duration(text: str) -> timedelta | None:
     """Go's time.ParseDuration subset GoTrue's `ban_duration` uses ("24h", "1h30m")."""
     text = text.strip()
     if not text or _DURATION.sub("", text) != "":
         return None
     seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+    if not seconds <= GO_MAX_DURATION_SECONDS:
+        return None  # Go's ParseDuration: "invalid duration" beyond int64 nanoseconds
     return timedelta(seconds=seconds)
 
 
