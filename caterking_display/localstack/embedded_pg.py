@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,22 @@ class EmbeddedPostgres:
     def dsn(self) -> str:
         return self.url("postgres")
 
+    @property
+    def password_file(self) -> Path:
+        """The superuser's password, beside (not inside) the data dir, readable only by
+        whoever runs the stack: TCP on 127.0.0.1 is open to every local user."""
+        return self.pgdata.parent / f"{self.pgdata.name}.password"
+
+    def _password(self) -> str | None:
+        try:
+            return self.password_file.read_text().strip() or None
+        except OSError:
+            return None
+
     def url(self, database: str) -> str:
-        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+        pw = self._password()
+        auth = PG_USER if pw is None else f"{PG_USER}:{quote(pw, safe='')}"
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}"
 
     def _cmd(self, name: str, *args: str, timeout: float = 60) -> str:
         exe = str(_bin_dir() / name)
@@ -111,18 +128,40 @@ class EmbeddedPostgres:
         if _run_as():
             _prepare_root(self.pgdata)
         if (self.pgdata / "PG_VERSION").exists():
+            if self._password() is None:
+                log.warning(
+                    "%s was created without a superuser password: any local user can "
+                    "connect; recreate the data dir to fix",
+                    self.pgdata,
+                )
             return
-        self._cmd(
-            "initdb",
-            "-D",
-            str(self.pgdata),
-            "-U",
-            PG_USER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            timeout=180,
-        )
+        password = secrets.token_urlsafe(24)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        # initdb reads the password from a file that its own user must be able to read.
+        with tempfile.NamedTemporaryFile("w", dir=self.pgdata.parent, delete=False) as pwfile:
+            pwfile.write(password + "\n")
+        try:
+            if _run_as():
+                import pwd
+
+                pw = pwd.getpwnam(SYSTEM_USER)
+                os.chown(pwfile.name, pw.pw_uid, pw.pw_gid)
+            self._cmd(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                PG_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile.name}",
+                "--encoding=UTF8",
+                "--locale=C",
+                timeout=180,
+            )
+        finally:
+            Path(pwfile.name).unlink(missing_ok=True)
         self.pgdata.chmod(0o700)
 
     def _write_conf(self) -> None:

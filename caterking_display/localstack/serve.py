@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from pathlib import Path
@@ -63,7 +64,10 @@ async def run(args: argparse.Namespace) -> int:
             print(f"error: cannot start the local stack: {exc}", file=sys.stderr)
             return 1
         for line in stack.env_lines():
-            print(line)
+            key, _, value = line.partition("=")
+            if key == "CATERKING_DB_URL":  # the superuser password stays in stack.env
+                value = re.sub(r"^(postgresql://[^:/@]+):[^@]*@", r"\1:***@", value)
+            print(f"{key}={value}")
         if stack.demo_account is not None:
             email, password = stack.demo_account
             print(f"DEMO_DISPLAY_EMAIL={email}")
