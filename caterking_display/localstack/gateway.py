@@ -46,6 +46,11 @@ def gateway_refusal(request: web.Request, secret: str) -> web.Response | None:
     return None
 
 
+def rest_query_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The query as PostgREST sees it: Kong's key-auth hides the `apikey` credential."""
+    return [(k, v) for k, v in pairs if k != "apikey"]
+
+
 def json_body_or_none(raw: bytes) -> Any:
     import json
 

@@ -560,3 +560,75 @@ def test_bad_requests_do_not_hurt_others(stack: LocalStack, kitchen: Kitchen) ->
         assert ok.status_code == 200
     body = json.dumps({"x": "y" * 10})
     assert body
+
+
+# -- reviewer findings: permanent errors are 400, not retryable 503 -------------------------
+
+
+def test_nul_byte_in_value_is_400_not_retried(
+    stack: LocalStack, kitchen: Kitchen, board: dict[str, str]
+) -> None:
+    r = httpx.get(f"{stack.url}/rest/v1/tasks?title=eq.a%00b", headers=_svc(stack))
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "PGRST100" and "NUL" in r.json()["message"]
+    c = service_client(stack)
+    started = time.monotonic()
+    with pytest.raises(APIError) as err:
+        c.table("tasks").select("id").eq("title", "a\x00b").execute()
+    assert err.value.code == "PGRST100"
+    assert time.monotonic() - started < 2  # no 503 retry loop
+
+
+def test_percent_in_select_alias_refused(
+    stack: LocalStack, kitchen: Kitchen, board: dict[str, str]
+) -> None:
+    c = service_client(stack)
+    with pytest.raises(APIError) as err:
+        c.table("tasks").select("pct%s:title").eq("tenant_id", kitchen.tenant_id).execute()
+    assert err.value.code == "PGRST100"
+    assert "alias" in str(err.value.details)
+    ok = c.table("tasks").select("pct:title").eq("tenant_id", kitchen.tenant_id).execute()
+    assert {row["pct"] for row in ok.data} == set(board)
+
+
+def _nested_or(depth: int, leaf: str) -> str:
+    return "(" + "and(" * depth + leaf + ")" * depth + ")"
+
+
+def test_deep_nesting_is_400(stack: LocalStack, kitchen: Kitchen, board: dict[str, str]) -> None:
+    h = _svc(stack)
+    url = f"{stack.url}/rest/v1/tasks"
+    ok = httpx.get(
+        url,
+        params={
+            "select": "title",
+            "tenant_id": f"eq.{kitchen.tenant_id}",
+            "or": _nested_or(40, "title.eq.Whip cream"),
+        },
+        headers=h,
+    )
+    assert ok.status_code == 200 and ok.json() == [{"title": "Whip cream"}], ok.text
+    r = httpx.get(url, params={"or": _nested_or(900, "title.eq.x")}, headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "PGRST100", r.text
+    deep = b"[" * 200_000
+    for path in ("/rest/v1/tasks", "/rest/v1/rpc/claim_task"):
+        r = httpx.post(
+            f"{stack.url}{path}", content=deep, headers={**h, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["code"] == "PGRST102"
+
+
+def test_apikey_query_param_is_not_a_filter(
+    stack: LocalStack, kitchen: Kitchen, board: dict[str, str]
+) -> None:
+    r = httpx.get(
+        f"{stack.url}/rest/v1/tasks",
+        params={
+            "apikey": stack.service_role_key,
+            "select": "id",
+            "tenant_id": f"eq.{kitchen.tenant_id}",
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()) == len(board)

@@ -77,10 +77,14 @@ def from_db_error(exc: psycopg.Error, has_role_claim: bool) -> RestError:
     diag: Any = exc.diag
     message = diag.message_primary or str(exc).strip() or "database error"
     if not state:
-        # Connection-level failure without a SQLSTATE: retryable unavailability.
-        return RestError(
-            503, "PGRST001", "Database client error. Retrying the connection.", message
-        )
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            # Connection trouble without a SQLSTATE: retryable unavailability.
+            return RestError(
+                503, "PGRST001", "Database client error. Retrying the connection.", message
+            )
+        # Raised by the driver before Postgres saw the request (e.g. a NUL byte in a
+        # text value): the request is at fault and retrying cannot help.
+        return RestError(400, "PGRST100", f"Invalid request value: {message}", message)
     return RestError(
         status_for_sqlstate(state, has_role_claim),
         state,

@@ -40,6 +40,7 @@ IS_VALUES = {
     "unknown": "unknown",
     "not_null": "not null",
 }
+MAX_LOGIC_DEPTH = 50  # nested and()/or(): PostgREST-sized trees, not recursion bombs
 CAST_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,62}(\[\])?$")
 IDENT = re.compile(r"^[^\s(),.:\"]+$")
 
@@ -175,7 +176,12 @@ def parse_operation(column: str, text: str, *, in_logic: bool) -> Filter:
     )
 
 
-def parse_logic(op: str, body: str, negate: bool) -> Logic:
+def parse_logic(op: str, body: str, negate: bool, depth: int = 1) -> Logic:
+    if depth > MAX_LOGIC_DEPTH:
+        raise parse_error(
+            '"failed to parse logic tree"',
+            f"and()/or() nested deeper than {MAX_LOGIC_DEPTH} levels",
+        )
     if not (body.startswith("(") and body.endswith(")")):
         raise parse_error(
             f'"failed to parse logic tree ({body})"', "expected a list in parentheses"
@@ -187,7 +193,7 @@ def parse_logic(op: str, body: str, negate: bool) -> Logic:
             raise parse_error(f'"failed to parse logic tree ({body})"', "empty condition")
         m = re.match(r"^(not\.)?(and|or)(\(.*\))$", part, re.S)
         if m:
-            node.items.append(parse_logic(m.group(2), m.group(3), bool(m.group(1))))
+            node.items.append(parse_logic(m.group(2), m.group(3), bool(m.group(1)), depth + 1))
             continue
         column, dot, rest = part.partition(".")
         if not dot:
@@ -216,6 +222,12 @@ def parse_select(text: str) -> list[SelectItem]:
             alias, _, part = part.replace("::", "\0").partition(":")
             part = part.replace("\0", "::")
             alias = unquote(alias.strip())
+            if "%" in alias:
+                # psycopg would read it as a placeholder in the composed statement.
+                raise parse_error(
+                    f'"failed to parse select parameter ({text})"',
+                    f"the alias {alias!r} contains '%', which is not allowed",
+                )
         if "::" in part:
             part, _, cast = part.partition("::")
             cast = cast.strip()

@@ -16,7 +16,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from caterking_display.localstack import tokens
 from caterking_display.localstack.db import request_tx
-from caterking_display.localstack.gateway import api_key, bearer, gateway_refusal
+from caterking_display.localstack.gateway import (
+    api_key,
+    bearer,
+    gateway_refusal,
+    rest_query_pairs,
+)
 from caterking_display.localstack.rest import query as q
 from caterking_display.localstack.rest.catalog import Catalog, Table
 from caterking_display.localstack.rest.errors import RestError, from_db_error, parse_error
@@ -125,7 +130,9 @@ class RestService:
                     "Invalid schema: " + schema,
                     hint="Only the following schemas are exposed: public",
                 )
-        pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)
+        pairs = rest_query_pairs(
+            parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)
+        )
         accept = request.headers.get("Accept", "")
         return Ctx(request, claims, role, pairs, _prefer(request), SINGLE_MEDIA in accept)
 
@@ -175,6 +182,10 @@ class RestService:
         except ValueError as exc:
             raise RestError(
                 400, "PGRST102", "Empty or invalid json", f"JSON could not be parsed: {exc}"
+            ) from exc
+        except RecursionError as exc:
+            raise RestError(
+                400, "PGRST102", "Empty or invalid json", "JSON nested too deeply"
             ) from exc
 
     async def _table(self, name: str) -> Table:
