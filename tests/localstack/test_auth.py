@@ -374,3 +374,11 @@ def test_hostile_admin_inputs_are_400(stack: LocalStack) -> None:
         )
         assert r.status_code == 400, (path, r.text)
         assert r.json()["code"] == "bad_json"
+
+
+def test_nul_byte_in_credentials_is_400(stack: LocalStack) -> None:
+    with pytest.raises(AuthApiError) as err:
+        anon_client(stack).auth.sign_in_with_password(
+            {"email": "a\x00b@test.caterking.local", "password": PASSWORD}
+        )
+    assert err.value.status == 400 and err.value.code == "validation_failed"

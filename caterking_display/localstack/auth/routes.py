@@ -117,12 +117,18 @@ class AuthService:
                 return await handler(request)
             except AuthError as err:
                 return _error_response(request, err)
-            except (PoolTimeout, psycopg.OperationalError) as exc:
+            except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 log.warning("auth: database unavailable: %s", exc)
                 return _error_response(
                     request, AuthError(503, "unexpected_failure", "Database unavailable")
                 )
-            except psycopg.Error:
+            except psycopg.Error as exc:
+                if not exc.sqlstate:
+                    # Refused by the driver before Postgres saw it (e.g. a NUL byte in a
+                    # value): the request is at fault, and a 500 would invite retries.
+                    return _error_response(
+                        request, AuthError(400, "validation_failed", f"Invalid value: {exc}")
+                    )
                 log.exception("auth: database error")
                 return _error_response(
                     request, AuthError(500, "unexpected_failure", "Internal server error")
