@@ -62,6 +62,16 @@ class Config:
         return self.data_dir / "board.sqlite3"
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines (a stack's `stack.env`, as `supabase status -o env` prints)."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.lstrip().startswith("#"):
+            out[key.strip()] = value.strip()
+    return out
+
+
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 

@@ -26,7 +26,7 @@ import httpx
 import platformdirs
 
 from caterking_display.app_main import run_board, setup_logging
-from caterking_display.config import APP_NAME, Config
+from caterking_display.config import APP_NAME, Config, read_env_file
 
 DEMO_EMAIL = "display@demo.caterking.local"
 DEFAULT_PORT = 54321
@@ -59,21 +59,12 @@ def demo_stack_dir(arg: Path | None) -> Path:
     return default_data_dir()
 
 
-def read_env(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
-
-
 def stack_env_if_up(stack_dir: Path) -> dict[str, str] | None:
     """The stack's env if a stack on this dir answers; None otherwise."""
     env_file = stack_dir / "stack.env"
     if not env_file.exists():
         return None
-    env = read_env(env_file)
+    env = read_env_file(env_file)
     url, key = env.get("SUPABASE_URL"), env.get("SUPABASE_ANON_KEY")
     if not url or not key:
         return None

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
+from caterking_display.config import read_env_file
 from caterking_display.kitchen_catalogue import NOTES, TASK_TEMPLATES
 
 log = logging.getLogger(__name__)
@@ -263,15 +264,6 @@ class KitchenSimulator:
                 pass
 
 
-def read_stack_env(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip():
-            out[key.strip()] = value.strip()
-    return out
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=os.environ.get("SUPABASE_URL"), help="env SUPABASE_URL")
     p.add_argument(
@@ -299,7 +291,7 @@ def main(args: argparse.Namespace) -> int:
     url, key = args.url, args.service_key
     if args.stack_env:
         try:
-            env = read_stack_env(args.stack_env)
+            env = read_env_file(args.stack_env)
         except OSError as exc:
             print(f"error: --stack-env {args.stack_env}: {exc.strerror}", file=sys.stderr)
             return 2

@@ -12,12 +12,12 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.board import FailedAction, PendingOp
@@ -196,23 +196,13 @@ class Persistence:
         """Read the whole file. Rows that no longer decode are logged and dropped."""
         with self._lock:
             c = self._conn
-            bad_tasks: list[str] = []
-            tasks: dict[str, Task] = {}
-            for tid, row in c.execute("SELECT id, row FROM tasks"):
-                try:
-                    tasks[tid] = Task.from_row(json.loads(row))
-                except (ValueError, RowError, TypeError) as exc:
-                    log.warning("store: dropping unreadable task row %s: %s", tid, exc)
-                    bad_tasks.append(tid)
+            tasks, bad_tasks = _decode_rows(
+                c.execute("SELECT id, row FROM tasks"), Task.from_row, "task"
+            )
             tombstones = {tid: int(v) for tid, v in c.execute("SELECT id, version FROM tombstones")}
-            bad_staff: list[str] = []
-            staff: dict[str, Staff] = {}
-            for sid, row in c.execute("SELECT id, row FROM staff"):
-                try:
-                    staff[sid] = Staff.from_row(json.loads(row))
-                except (ValueError, RowError, TypeError) as exc:
-                    log.warning("store: dropping unreadable staff row %s: %s", sid, exc)
-                    bad_staff.append(sid)
+            staff, bad_staff = _decode_rows(
+                c.execute("SELECT id, row FROM staff"), Staff.from_row, "staff"
+            )
             ops: list[PendingOp] = []
             bad_ops: list[str] = []
             for r in c.execute(
@@ -380,6 +370,24 @@ class Persistence:
             " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (key, value),
         )
+
+
+T = TypeVar("T")
+
+
+def _decode_rows(
+    rows: Iterable[tuple[str, str]], parse: Callable[[dict[str, Any]], T], what: str
+) -> tuple[dict[str, T], list[str]]:
+    """JSON rows by id; rows that no longer decode are logged and listed for deletion."""
+    good: dict[str, T] = {}
+    bad: list[str] = []
+    for row_id, raw in rows:
+        try:
+            good[row_id] = parse(json.loads(raw))
+        except (ValueError, RowError, TypeError) as exc:
+            log.warning("store: dropping unreadable %s row %s: %s", what, row_id, exc)
+            bad.append(row_id)
+    return good, bad
 
 
 def _op_from_db(r: tuple[Any, ...]) -> PendingOp:

@@ -5,11 +5,10 @@ and a headless board app shows the banner line; another kitchen's never does."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from caterking_display.app_main import build
 from caterking_display.cli import main
-from caterking_display.domain.clock import SystemClock
-from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.sync_status import SyncStatus
 from caterking_display.localstack.stack import LocalStack
 from caterking_display.simulate import ANNOUNCEMENTS, KitchenSimulator, make_announcement
 from caterking_display.ui.widgets.announcement import Announcement
-from tests.e2e.test_two_boards import config
+from tests.e2e.boards import live_board, until
 from tests.pg import Kitchen, connect, seed_kitchen
-from tests.stack import create_display
-
-
-async def until(pilot: Any, cond: Callable[[], object], within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
 
 
 def banner(app: Any) -> Announcement:
@@ -50,28 +39,19 @@ async def board(
     stack: LocalStack, kitchen: Kitchen, data_dir: Path, name: str
 ) -> AsyncIterator[tuple[Any, Any, list[str]]]:
     """A live headless board for `kitchen`: (app, pilot, every announcement it heard)."""
-    dev = create_display(stack.url, stack.service_role_key, kitchen)
-    store, engine, app = build(
-        config(stack, dev.email, dev.password, data_dir, name), SystemClock()
-    )
     heard: list[str] = []
 
     def on_status(status: SyncStatus) -> None:
         if status.announcement and (not heard or heard[-1] != status.announcement):
             heard.append(status.announcement)
-        app.set_status(status)
 
-    engine.on_status(on_status)
-    task = asyncio.create_task(engine.run())
-    try:
-        async with app.run_test(size=(160, 45)) as pilot:
-            await until(pilot, lambda: app.status.state is ConnectionState.LIVE)
-            assert not banner(app).display  # nothing announced yet
-            yield app, pilot, heard
-    finally:
-        await engine.stop()
-        await asyncio.gather(task, return_exceptions=True)
-        store.close()
+    async with live_board(stack, kitchen, data_dir, name, on_status=on_status) as (
+        _store,
+        app,
+        pilot,
+    ):
+        assert not banner(app).display  # nothing announced yet
+        yield app, pilot, heard
 
 
 def simulator(stack: LocalStack, kitchen: Kitchen, **kw: Any) -> KitchenSimulator:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,13 +19,7 @@ from caterking_display.domain.task import Priority, Staff, Status, Task
 from caterking_display.localstack.embedded_pg import free_port
 from caterking_display.store import BoardStore
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
-
-
-async def until(pilot: Any, cond: Callable[[], object], within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
+from tests.e2e.boards import until
 
 
 def saved_board(path: Path) -> tuple[str, str]:

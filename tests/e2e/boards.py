@@ -1,0 +1,71 @@
+"""Headless board apps on the real local stack, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from caterking_display.app_main import build
+from caterking_display.config import Config
+from caterking_display.domain.clock import SystemClock
+from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.localstack.stack import LocalStack
+from tests.pg import Kitchen
+from tests.stack import create_display
+
+
+async def until(pilot: Any, cond: Callable[[], object], within: float = 10) -> None:
+    """Let the app run until `cond()` holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.02)
+
+
+def config(stack: LocalStack, email: str, password: str, data_dir: Path, name: str) -> Config:
+    return Config(
+        url=stack.url,
+        anon_key=stack.anon_key,
+        email=email,
+        password=password,
+        kitchen_id=None,
+        data_dir=data_dir,
+        device_name=name,
+    )
+
+
+@asynccontextmanager
+async def live_board(
+    stack: LocalStack,
+    kitchen: Kitchen,
+    data_dir: Path,
+    name: str,
+    *,
+    on_status: Callable[[SyncStatus], None] | None = None,
+) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """A board signed in as a new display of `kitchen`, wired as `run` wires it, and
+    live: yields (store, app, pilot); stops the sync engine and closes the store after."""
+    dev = create_display(stack.url, stack.service_role_key, kitchen)
+    store, engine, app = build(
+        config(stack, dev.email, dev.password, data_dir, name), SystemClock()
+    )
+
+    def status_changed(status: SyncStatus) -> None:
+        if on_status is not None:
+            on_status(status)
+        app.set_status(status)
+
+    engine.on_status(status_changed)
+    runner = asyncio.create_task(engine.run())
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await until(pilot, lambda: app.status.state is ConnectionState.LIVE)
+            yield store, app, pilot
+    finally:
+        await engine.stop()
+        await asyncio.gather(runner, return_exceptions=True)
+        store.close()
