@@ -159,7 +159,8 @@ class Outbox:
                 log.warning("sync: ignored a malformed task row in an RPC reply: %s", exc)
         if result.outcome is Outcome.DUPLICATE and result.reason == "already_conflict":
             # The first answer was a conflict whose reply was lost: still tell the chef.
-            result = RpcResult(Outcome.CONFLICT, result.task_row, "claimed_by_other")
+            # The original reason word is not in the ledger; the row says who holds it.
+            result = RpcResult(Outcome.CONFLICT, result.task_row, None)
         self._server_errors.pop(op.op_id, None)
         self._store.resolve_op(op.op_id, result.outcome, task, result.reason)
         self._on_confirmed()
