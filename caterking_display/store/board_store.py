@@ -78,6 +78,8 @@ class BoardStore:
         for op in loaded.ops:
             self._ops_by_task.setdefault(op.task_id, []).append(op.op_id)
         self._failed: list[FailedAction] = loaded.failed
+        # Ops handed to the server and not yet answered: they can no longer be withdrawn.
+        self._sending: set[str] = set()
         self._meta: dict[str, str] = loaded.meta
         self._saved_at: datetime | None = loaded.saved_at
         self._view: dict[str, ViewTask] = {}
@@ -138,13 +140,17 @@ class BoardStore:
             if not self._is_newer(task):
                 return False
 
+            now = self._clock.now()
+
             def write(c: sqlite3.Connection) -> None:
                 self._db.upsert_task(c, task)
                 if task.id in self._tombstones:
                     self._db.remove_tombstones(c, [task.id])
+                self._db.set_saved_at(c, now)
 
             self._write(write, durable=False, best_effort=True)
             self._set_confirmed(task)
+            self._note_server_change(now)
             changed = self._refresh([task.id])
         self._emit(changed)
         return True
@@ -156,13 +162,17 @@ class BoardStore:
             if old is None:
                 return False
 
+            now = self._clock.now()
+
             def write(c: sqlite3.Connection) -> None:
                 self._db.delete_tasks(c, [task_id])
                 self._db.add_tombstone(c, task_id, old.version)
+                self._db.set_saved_at(c, now)
 
             self._write(write, durable=False, best_effort=True)
             del self._confirmed[task_id]
             self._tombstones[task_id] = old.version
+            self._note_server_change(now)
             changed = self._refresh([task_id])
         self._emit(changed)
         return True
@@ -220,6 +230,12 @@ class BoardStore:
                 changed.add(STAFF_CHANGED)
         self._emit(changed)
 
+    def _note_server_change(self, now: datetime) -> None:
+        # The board held every server change up to now: the Offline banner's "saved at"
+        # must not fall back to the last full reload while realtime kept it current.
+        self._saved_at = now
+        self._cached = None
+
     def mark_confirmed(self) -> None:
         """Record that the whole board is confirmed as of now (``saved_at``) without a
         fetch — e.g. while realtime is live and keeping every row current."""
@@ -259,9 +275,55 @@ class BoardStore:
         with self._lock:
             return next(iter(self._ops.values()), None)
 
+    def mark_sending(self, op_id: str) -> bool:
+        """The op is being handed to the server: from now on it cannot be withdrawn (the
+        server may apply it even if its answer is lost), only compensated. False when the
+        op is no longer queued (withdrawn by an undo meanwhile): do not send it."""
+        with self._lock:
+            if op_id not in self._ops:
+                return False
+            self._sending.add(op_id)
+            return True
+
+    def can_withdraw(self, op_id: str) -> bool:
+        """True while the op is queued and has never been handed to the server."""
+        with self._lock:
+            op = self._ops.get(op_id)
+            return op is not None and op.attempts == 0 and op_id not in self._sending
+
+    def withdraw(self, op_ids: Iterable[str]) -> bool:
+        """Take ops back out of the outbox before they were ever sent (undo).
+
+        All or nothing: if any of them was already handed to the server (or answered),
+        nothing is withdrawn and this returns False; the caller then undoes by a
+        compensating action instead. The removal is on disk before this returns.
+        """
+        ids = list(dict.fromkeys(op_ids))
+        with self._lock:
+            if not ids or not all(self.can_withdraw(i) for i in ids):
+                return False
+
+            def write(c: sqlite3.Connection) -> None:
+                for i in ids:
+                    self._db.delete_op(c, i)
+
+            self._write(write, durable=True, best_effort=False)
+            affected: list[str] = []
+            for i in ids:
+                op = self._ops.pop(i)
+                queue = self._ops_by_task[op.task_id]
+                queue.remove(i)
+                if not queue:
+                    del self._ops_by_task[op.task_id]
+                affected.append(op.task_id)
+            changed = self._refresh(affected)
+        self._emit(changed)
+        return True
+
     def record_attempt(self, op_id: str, error: str | None) -> None:
         """A send failed in transport: count it and keep the error; the op stays queued."""
         with self._lock:
+            self._sending.discard(op_id)
             op = self._ops.get(op_id)
             if op is None:
                 return
@@ -328,7 +390,9 @@ class BoardStore:
                     self._db.upsert_task(c, task)
                     if task.id in self._tombstones:
                         self._db.remove_tombstones(c, [task.id])
+                    self._db.set_saved_at(c, now)
 
+            self._sending.discard(op_id)
             if op is not None or take_task:
                 self._write(write, durable=op is not None, best_effort=True)
             affected: list[str] = []
@@ -343,6 +407,7 @@ class BoardStore:
                 self._failed.append(failed)
             if take_task and task is not None:
                 self._set_confirmed(task)
+                self._note_server_change(now)
                 affected.append(task.id)
             changed = self._refresh(affected)
         self._emit(changed)

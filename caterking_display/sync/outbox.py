@@ -100,6 +100,10 @@ class Outbox:
                     await self._wait(failures)
                     continue
             used = self._token()  # the token this request carries
+            # From here the server may apply it even if we never hear back: it can no
+            # longer be withdrawn by an undo. If an undo withdrew it meanwhile, skip it.
+            if not self._store.mark_sending(op.op_id):
+                continue
             try:
                 result = await self._send(op)
             except AuthExpired as exc:

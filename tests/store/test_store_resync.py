@@ -65,9 +65,9 @@ def test_saved_at_and_board_survive_restart_for_an_offline_start(tmp_path: Path)
     s = new_store(path, clock)
     assert s.saved_at is None
     s.replace_board([task(1, 1), claimed(2, 3, MARIA)], STAFF)
-    saved = clock.now()
     clock.advance(3600)
-    s.apply_server_task(task(1, 2))  # a live event does not move saved_at
+    s.apply_server_task(task(1, 2))  # a live event: the board was current up to now
+    saved = clock.now()
     s.close()
 
     again = new_store(path, clock)

@@ -72,8 +72,10 @@ def test_apply_server_task_is_one_small_write(tmp_path: Path) -> None:
     s._db._conn.set_trace_callback(statements.append)
     assert s.apply_server_task(claimed(7, 2, MARIA))
     writes = [q for q in statements if q.split()[0].upper() in {"INSERT", "UPDATE", "DELETE"}]
-    assert len(writes) == 1, statements
+    # The row, and the time of the last server change (the Offline banner's "saved at").
+    assert len(writes) == 2, statements
     assert writes[0].startswith("INSERT INTO tasks")
+    assert writes[1].startswith("INSERT INTO store_state")
     assert sum(1 for q in statements if q.upper().startswith("COMMIT")) == 1
     s.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from caterking_display.backend.types import AuthExpired, RpcResult, ServerRefused
 from caterking_display.domain.actions import Action, Outcome
@@ -191,3 +192,30 @@ async def test_repeated_401_backs_off_instead_of_spinning() -> None:
     # The first refusal retries at once with the fresh token; later ones back off.
     assert waits == [2, 3, 4, 5, 6]
     assert store.pending_ops() == []
+
+
+async def test_an_op_withdrawn_by_an_undo_before_sending_is_never_sent() -> None:
+    store, backend, outbox, _ = setup()
+    op1 = store.enqueue(Action.CLAIM, tid(1), ME)
+    op2 = store.enqueue(Action.CLAIM, tid(2), ME)
+    assert store.withdraw([op1.op_id])
+    backend.results = [RpcResult(Outcome.APPLIED, claimed(2, 2, ME).to_row(), None)]
+    await outbox.drain()
+    assert [c.op_id for c in backend.calls] == [op2.op_id]
+    assert store.view().tasks[tid(1)].task.status is Status.PENDING
+
+
+async def test_an_op_handed_to_the_server_can_no_longer_be_withdrawn() -> None:
+    store, backend, outbox, _ = setup()
+    op = store.enqueue(Action.CLAIM, tid(1), ME)
+    seen: list[bool] = []
+    call = backend.call_action
+
+    async def spy(*args: Any, **kwargs: Any) -> RpcResult:
+        seen.append(store.can_withdraw(op.op_id))
+        return await call(*args, **kwargs)
+
+    backend.call_action = spy  # type: ignore[method-assign]
+    backend.results = [RpcResult(Outcome.APPLIED, claimed(1, 2, ME).to_row(), None)]
+    await outbox.drain()
+    assert seen == [False]
