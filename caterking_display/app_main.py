@@ -108,6 +108,8 @@ def build(
         device_name=cfg.device_name,
         timezone=store.get_meta("kitchen_timezone"),
         initial_station=cfg.station,
+        bell_on_rush=cfg.bell_on_rush,
+        alert_command=cfg.alert_command,
     )
     app = BoardApp(store, clock, ui, on_action_enqueued=engine.kick)
     return store, engine, app

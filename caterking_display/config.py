@@ -6,6 +6,8 @@ A bad value stops start-up with one line naming the setting and what is wrong.
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import tomllib
 import uuid
 from collections.abc import Mapping
@@ -54,6 +56,7 @@ class Config:
     done_recent_minutes: int = 30
     stale_after_seconds: int = 90
     bell_on_rush: bool = True
+    alert_command: tuple[str, ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
 
@@ -178,6 +181,22 @@ def _uuid(values: dict[str, Any], key: str) -> str | None:
         raise ConfigError(f"{key}: must be a UUID, got {v!r}") from None
 
 
+def _command(values: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A command line (split like a shell would, no shell run); its program must exist."""
+    text = _opt_str(values, key)
+    if text is None:
+        return ()
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: cannot be read as a command ({exc})") from None
+    if not argv:
+        return ()
+    if shutil.which(argv[0]) is None:
+        raise ConfigError(f"{key}: program {argv[0]!r} not found (install it or give its path)")
+    return argv
+
+
 def _validate(values: dict[str, Any], path: Path) -> Config:
     url = _req_str(values, "server.url")
     parsed = urlparse(url)
@@ -213,6 +232,7 @@ def _validate(values: dict[str, Any], path: Path) -> Config:
         done_recent_minutes=_int(values, "display.done_recent_minutes", 30, 1, 1440),
         stale_after_seconds=_int(values, "display.stale_after_seconds", 90, 10, 3600),
         bell_on_rush=_bool(values, "display.bell_on_rush", True),
+        alert_command=_command(values, "display.alert_command"),
         keymap=dict(keymap),
         config_path=path,
     )
@@ -242,7 +262,8 @@ theme = "dark"             # or "high-contrast"
 due_soon_minutes = 10      # amber this long before due
 done_recent_minutes = 30   # how long done cards stay in the Done column
 stale_after_seconds = 90   # warn when nothing has arrived for this long
-bell_on_rush = true
+bell_on_rush = true        # ring the terminal bell for a new rush task
+# alert_command = "aplay -q /usr/share/sounds/alsa/Front_Center.wav"  # a sound per new rush
 
 [keys]
 # claim = "c,f1"

@@ -28,7 +28,11 @@ REGISTRY: tuple[BoardAction, ...] = (
     BoardAction("claim", "c", "claim", "Claim the selected task", "Claim"),
     BoardAction("done", "d", "done", "Mark the selected task done", "Done"),
     BoardAction("release", "u", "release", "Release (unclaim) the selected task", "Release"),
-    BoardAction("recall", "r", "recall", "Recall the last done task (back to To do)", "Recall"),
+    BoardAction(
+        "recall", "r", "recall", "Recall: choose a finished task to put back in To do", "Recall"
+    ),
+    BoardAction("undo", "z,backspace", "undo", "Undo the last action (within 5 s)", "Undo"),
+    BoardAction("details", "i", "details", "Details of the selected task: notes, allergens"),
     BoardAction("station", "s", "cycle_station", "Cycle the station filter", "Station"),
     BoardAction(
         "failed", "f", "failed_actions", "List actions that were not applied", "Not applied"
@@ -54,7 +58,8 @@ BY_ID: Mapping[str, BoardAction] = {a.id: a for a in REGISTRY}
 
 DIALOG_KEYS: tuple[tuple[str, str], ...] = (
     ("Esc", "Close a dialog or cancel the picker"),
-    ("1–9", "Choose a chef in the picker"),
+    ("1–9", "Choose a chef in the picker (0 or PgDn: more chefs)"),
+    ("y", "Yes, in a question such as “Mark Sam's task done?”"),
 )
 
 

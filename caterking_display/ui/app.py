@@ -1,13 +1,23 @@
 """The board app: columns of task cards, the connection banner, the claim/complete flow.
 
-Everything reaches the screen through two doors:
+Everything reaches the screen through messages:
 
-- the store's listener, which only records changed ids and posts one content-free
+- the store's listener only records changed ids and posts one content-free
   `BoardChanged`; its handler diffs those ids into the columns inside `batch_update()`;
-- `set_status()`, which the sync layer calls (on the app's loop) with each `SyncStatus`.
+- `set_status()` (called by the sync layer) posts `SyncStatusChanged`; its handler
+  updates the banner, so a status that arrives before the columns exist waits its turn.
 
 One 1 s timer moves the app's clock; a card is recomputed only when its own next minute
 boundary passes, and repainted only when its text changes.
+
+Safety rules a chef relies on (see docs/kitchen-guide.md):
+
+- the selection follows a card only when *this* board acted on it; a change made by
+  another device never moves it to another column, and a note says what happened;
+- a card whose state another device changed in the last few seconds ignores the action
+  keys and taps for that moment, and says why;
+- an action in the name of a chef who claimed the task on another device asks first;
+- every action can be undone for a few seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
@@ -26,39 +37,51 @@ from caterking_display.domain.actions import Action, next_action
 from caterking_display.domain.board import Notice, NoticeKind, ViewTask
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
-from caterking_display.domain.task import Priority, Staff, Status
+from caterking_display.domain.task import Priority, Staff, Status, Task
 from caterking_display.ui import actions as registry
+from caterking_display.ui.alerts import CommandAlert
 from caterking_display.ui.card_facts import (
     CardState,
     ColumnId,
     card_facts,
     column_of,
+    finished_at,
+    fmt_quantity,
     next_change,
     sort_key,
 )
-from caterking_display.ui.messages import BoardChanged, NoticeReceived
+from caterking_display.ui.change_words import UNKNOWN_CHEF, change_note, shown_state, what_changed
+from caterking_display.ui.messages import BoardChanged, NoticeReceived, SyncStatusChanged
 from caterking_display.ui.ports import LAST_STAFF_META, STAFF_CHANGED, BoardSource
+from caterking_display.ui.screens.confirm import ConfirmScreen
 from caterking_display.ui.screens.failed_actions import FailedActionsScreen
 from caterking_display.ui.screens.help import HelpScreen
+from caterking_display.ui.screens.recall import RecallItem, RecallScreen
 from caterking_display.ui.screens.staff_picker import StaffPicker
+from caterking_display.ui.screens.task_detail import TaskDetailScreen
 from caterking_display.ui.settings import UISettings
-from caterking_display.ui.status_text import BannerFacts, banner_facts
+from caterking_display.ui.status_text import BannerFacts, BannerLevel, banner_facts
 from caterking_display.ui.themes import THEMES, theme_name
+from caterking_display.ui.undo import UNDO_SECONDS, VERB_PAST, Done, Step, UndoSlot, compensation
+from caterking_display.ui.widgets.action_bar import ActionBar
 from caterking_display.ui.widgets.announcement import Announcement
 from caterking_display.ui.widgets.column import Column
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
-from caterking_display.ui.widgets.key_hints import KeyHints
 from caterking_display.ui.widgets.status_line import HeaderFacts, StatusLine
 from caterking_display.ui.widgets.task_card import TaskCard
 
 _STYLES = Path(__file__).parent / "styles"
 ALL_STATIONS = "All stations"
-NOTICE_TIMEOUT = 30.0  # seconds; a refusal toast must be seen from across the room
+NOTICE_TIMEOUT = 30.0  # seconds; a refusal must be seen from across the room
 # A conflict undoes the chef's own action: keep it up until tapped away, or a minute.
 CONFLICT_TIMEOUT = 60.0
+INFO_NOTE_SECONDS = 12.0  # "Dice onions — claimed by Sam on Pass display"
 # The exit chord must be pressed twice this close together: one stray key must not blank
 # a kiosk.
 EXIT_CONFIRM_SECONDS = 2.0
+GUARD_SECONDS = 3.0  # "it just changed under my finger": action keys wait this long
+FLASH_SECONDS = 10.0  # a new rush blinks its card and the header this long
+IDLE_RESET_SECONDS = 60.0  # without input, every column goes back to its first page
 
 # Actions that act on the board; disabled while a dialog is open.
 _BOARD_ACTIONS = frozenset(
@@ -118,10 +141,20 @@ class BoardApp(App[None], inherit_bindings=False):
         self._lost_selection: tuple[ColumnId, int] | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._exit_armed_at: float | None = None  # clock.monotonic() of the first exit press
+        # Tasks this board is acting on right now: their moves are the chef's own.
+        self._acting_on: set[str] = set()
+        # task id -> (monotonic time until which action keys wait, what changed)
+        self._guard: dict[str, tuple[float, str]] = {}
+        self._flash_until: dict[str, float] = {}
+        self._rush_alert: tuple[str, float] | None = None  # header "New RUSH" until
+        self._undo: UndoSlot | None = None
+        self._last_input = clock.monotonic()
+        self.alert = CommandAlert(settings.alert_command)
         # Kept by reference: the tick must reach them even while a dialog is on top.
         self._header = StatusLine(self._header_facts(), id="header")
         self._banner = ConnectionBanner(self._banner_facts(), id="banner")
         self._announcement = Announcement(id="announcement")
+        self._bar = ActionBar(self.keymap, id="action-bar")
 
     # ----------------------------------------------------------------- layout
 
@@ -134,7 +167,7 @@ class BoardApp(App[None], inherit_bindings=False):
                 column = Column(column_id, self._cards, self._is_selected)
                 self._columns[column_id] = column
                 yield column
-        yield KeyHints(self.keymap, id="hints")
+        yield self._bar
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
@@ -142,32 +175,41 @@ class BoardApp(App[None], inherit_bindings=False):
             self.add_class("-high-contrast")
         self._unsubscribe.append(self.store.subscribe(self._on_store_changed))
         self._unsubscribe.append(self.store.notices_subscribe(self._on_notice))
-        self._announcement.set_message(self.status.announcement)
+        self._apply_status()
         self._dirty_all = True
         self._sync_board()
-        self._show_no_board()
         self._loaded = True
         self.set_interval(1.0, self._tick, name="clock")
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        await self.alert.aclose()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self._last_input = self.clock.monotonic()
+        await super().on_event(event)
 
     # ------------------------------------------------------- outside -> board
 
     def set_status(self, status: SyncStatus) -> None:
-        """Show a new connection state. Call on the app's loop (the sync layer does)."""
-        self.status = status
-        if not self._columns:
-            return
+        """Show a new connection state (the sync layer calls this on the app's loop)."""
+        self.post_message(SyncStatusChanged(status))
+
+    def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
+        self.status = message.status
+        self._apply_status()
+
+    def _apply_status(self) -> None:
         self._banner.set_facts(self._banner_facts())
         self._header.set_facts(self._header_facts())
-        self._announcement.set_message(status.announcement)
+        self._announcement.set_message(self.status.announcement)
         self._show_no_board()
 
     def _saved_at(self) -> datetime | None:
-        """When the board was last confirmed by the server; None if it never was."""
+        """When the board last heard from the server; None if it never did."""
         return self.status.board_saved_at or self.store.view().saved_at
 
     def _show_no_board(self) -> None:
@@ -194,26 +236,27 @@ class BoardApp(App[None], inherit_bindings=False):
         self._show_no_board()
 
     def on_notice_received(self, message: NoticeReceived) -> None:
+        """Not applied: shown over the card's column, where the chef is looking."""
         notice = message.notice
+        column = self._column_for(notice.task_id)
+        now = self.clock.monotonic()
         if notice.kind is NoticeKind.CONFLICT:
-            self.notify(
-                notice.message,
-                title="Not applied",
-                severity="warning",
-                timeout=CONFLICT_TIMEOUT,
-                markup=False,
-            )
+            column.add_note(f"Not applied: {notice.message}", "warning", now + CONFLICT_TIMEOUT)
         elif notice.kind is NoticeKind.REJECTED:
             key = registry.keys_for("failed", self.keymap).split(", ")[0]
-            self.notify(
-                f"{notice.message}\nPress {key} for the list.",
-                title="Refused",
-                severity="error",
-                timeout=NOTICE_TIMEOUT,
-                markup=False,
+            column.add_note(
+                f"{notice.message} · {key} for the list", "warning", now + NOTICE_TIMEOUT
             )
         else:
-            self.notify(notice.message, timeout=NOTICE_TIMEOUT / 3, markup=False)
+            column.add_note(notice.message, "info", now + INFO_NOTE_SECONDS)
+
+    def _column_for(self, task_id: str | None) -> Column:
+        """The column a task shows in, else the selected one, else To do."""
+        for tid in (task_id, self.selected_id):
+            state = self._cards.get(tid) if tid else None
+            if state is not None:
+                return self._columns[state.column]
+        return self._columns[ColumnId.TODO]
 
     # ------------------------------------------------------------- the diff
 
@@ -231,10 +274,10 @@ class BoardApp(App[None], inherit_bindings=False):
                 view = self.store.view()
                 self._staff = dict(view.staff)
                 for task_id in set(view.tasks) | set(self._cards):
-                    self._place(task_id, view.tasks.get(task_id))
+                    self._place(task_id, view.tasks.get(task_id), remote=self._loaded)
             else:
                 for task_id in ids:
-                    self._place(task_id, self.store.get(task_id))
+                    self._place(task_id, self.store.get(task_id), remote=True)
             self._fix_selection()
 
     def _passes_filter(self, vt: ViewTask) -> bool:
@@ -250,84 +293,178 @@ class BoardApp(App[None], inherit_bindings=False):
             return f"{self.station} (no tasks at this station; press s)"
         return self.station
 
-    def _place(self, task_id: str, vt: ViewTask | None) -> None:
+    def _place(self, task_id: str, vt: ViewTask | None, *, remote: bool = False) -> None:
+        """Put one task where it belongs. ``remote``: the change came from the store (the
+        server or this board's own action); otherwise from the clock or the filter."""
+        state = self._cards.get(task_id)
+        mine = task_id in self._acting_on
+        # Another device changed what a chef sees of this card (not a filter, not time).
+        theirs = (
+            remote
+            and not mine
+            and state is not None
+            and shown_state(state.vt.task) != shown_state(vt.task if vt else None)
+        )
+        if theirs and state is not None:
+            self._note_remote_change(task_id, state, vt)
         column_id = None
         if vt is not None and self._passes_filter(vt):
             column_id = column_of(vt, self.now, self._done_recent)
-        state = self._cards.get(task_id)
         if column_id is None or vt is None:
             if state is not None:
-                self._drop(state)
+                self._drop(state, announce=theirs, after=vt)
             self._rush_seen.discard(task_id)
             return
-        self._maybe_ring(vt)
+        self._maybe_alert(vt)
         facts = card_facts(vt, self._staff, self.now, due_soon=self._due_soon, tz=self.tz)
-        key = sort_key(vt, column_id)
+        key = sort_key(vt, column_id, self.now)
         changes_at = next_change(vt, self.now)
         if state is not None and state.column is not column_id:
-            self._drop(state, keep_selection=True)
+            self._drop(state, keep_selection=mine, announce=theirs, after=vt)
             state = None
         if state is None:
             state = CardState(vt, facts, column_id, key, changes_at)
+            self._set_flags(state)
             self._cards[task_id] = state
             self._columns[column_id].add_task(state)
             return
+        before = state.vt
         state.vt = vt
         state.next_change_at = changes_at
+        flags = (state.flash, state.changed)
+        self._set_flags(state)
         column = self._columns[column_id]
         if state.key != key:
             state.facts = facts
             column.reorder_task(state, key)
-        elif facts != state.facts:
+        elif facts != state.facts or flags != (state.flash, state.changed) or before != vt:
             state.facts = facts
             column.update_task(state)
 
-    def _drop(self, state: CardState, *, keep_selection: bool = False) -> None:
+    def _set_flags(self, state: CardState) -> None:
+        now = self.clock.monotonic()
+        guard = self._guard.get(state.task_id)
+        state.changed = guard is not None and now < guard[0]
+        until = self._flash_until.get(state.task_id)
+        # Blink: on in even seconds, off in odd ones, until the flash ends.
+        state.flash = until is not None and now < until and int(until - now) % 2 == 0
+
+    def _note_remote_change(self, task_id: str, state: CardState, vt: ViewTask | None) -> None:
+        """Another device changed what a chef sees of this task: guard the action keys for
+        a moment, and close a "who?" picker (or question) that was open for it."""
+        before = state.vt.task
+        what = what_changed(before, vt.task if vt else None, self._staff_name)
+        self._guard[task_id] = (self.clock.monotonic() + GUARD_SECONDS, what)
+        screen = self.screen
+        if isinstance(screen, StaffPicker) and screen.task_id == task_id:
+            screen.dismiss(None)
+            self._columns[state.column].add_note(
+                f"{before.title} — {what}. Nothing was changed by this board.",
+                "warning",
+                self.clock.monotonic() + CONFLICT_TIMEOUT,
+            )
+
+    def _drop(
+        self,
+        state: CardState,
+        *,
+        keep_selection: bool = False,
+        announce: bool = False,
+        after: ViewTask | None = None,
+    ) -> None:
         column = self._columns[state.column]
         if state.task_id == self.selected_id and not keep_selection:
+            # The selection stays where the chef was looking; it does not follow the card.
             self._lost_selection = (state.column, column.index_of(state))
+            self.selected_id = None
+            if announce:
+                note = change_note(state.vt.task, after.task if after else None, self._staff_name)
+                column.add_note(note, "info", self.clock.monotonic() + INFO_NOTE_SECONDS)
         column.remove_task(state)
         del self._cards[state.task_id]
 
-    def _maybe_ring(self, vt: ViewTask) -> None:
-        """Ring the terminal bell when a rush task appears (not for the first load)."""
+    def _maybe_alert(self, vt: ViewTask) -> None:
+        """A new rush task (not on the first load): flash, bell, sound command."""
         t = vt.task
         is_rush = t.priority is Priority.RUSH and t.status in (Status.PENDING, Status.CLAIMED)
         if not is_rush:
             self._rush_seen.discard(t.id)
             return
-        if t.id not in self._rush_seen:
-            self._rush_seen.add(t.id)
-            if self._loaded and t.status is Status.PENDING:
-                self.bell()
+        if t.id in self._rush_seen:
+            return
+        self._rush_seen.add(t.id)
+        if not self._loaded or t.status is not Status.PENDING:
+            return
+        until = self.clock.monotonic() + FLASH_SECONDS
+        self._flash_until[t.id] = until
+        self._rush_alert = (t.title, until)
+        self._header.set_facts(self._header_facts())
+        self._header.add_class("-rush-alert")
+        if self.settings.bell_on_rush:
+            self.bell()
+        self.alert.fire()
 
     # ----------------------------------------------------------------- time
 
     def _tick(self) -> None:
         now = self.clock.now()
+        mono = self.clock.monotonic()
         went_back = now < self.now
         self.now = now
+        if self._rush_alert is not None and mono >= self._rush_alert[1]:
+            self._rush_alert = None
+            self._header.remove_class("-rush-alert")
         self._header.set_facts(self._header_facts())
         self._banner.set_facts(self._banner_facts())
+        self._update_undo(mono)
+        # Cards with a guard or a flash are redrawn every tick, once more when it ends.
+        flagged = set(self._guard) | set(self._flash_until)
         moved: list[str] = []
         for state in self._cards.values():
-            if not went_back and now < state.next_change_at:
+            due = went_back or now >= state.next_change_at
+            if not due and state.task_id not in flagged:
                 continue
             column_id = column_of(state.vt, now, self._done_recent)
             if column_id is not state.column:
                 moved.append(state.task_id)
                 continue
-            state.next_change_at = next_change(state.vt, now)
+            if due:
+                state.next_change_at = next_change(state.vt, now)
+            flags = (state.flash, state.changed)
+            self._set_flags(state)
             facts = card_facts(state.vt, self._staff, now, due_soon=self._due_soon, tz=self.tz)
-            if facts != state.facts:
+            key = sort_key(state.vt, state.column, now)
+            column = self._columns[state.column]
+            if key != state.key:
                 state.facts = facts
-                self._columns[state.column].update_task(state)
+                column.reorder_task(state, key)
+            elif facts != state.facts or flags != (state.flash, state.changed):
+                state.facts = facts
+                column.update_task(state)
+        self._guard = {k: v for k, v in self._guard.items() if v[0] > mono}
+        self._flash_until = {k: v for k, v in self._flash_until.items() if v > mono}
+        for column in self._columns.values():
+            column.expire_notes(mono)
         if moved:
             self._dirty.update(moved)
             self._sync_board()
+        if mono - self._last_input >= IDLE_RESET_SECONDS:
+            self._back_to_first_pages()
+
+    def _back_to_first_pages(self) -> None:
+        """Nobody touched the board for a minute: show every column from the top, where
+        the most urgent work is."""
+        for column in self._columns.values():
+            if column.to_first_page():
+                state = self.selected_card
+                if state is not None and state.column is column.column_id:
+                    if not column.is_visible(state.task_id):
+                        self.select(column.first_visible())
 
     def _header_facts(self) -> HeaderFacts:
+        banner = self._banner_facts()
         return HeaderFacts(
+            live=banner.detail if banner.level is BannerLevel.LIVE else None,
             kitchen=self.status.extra.get("kitchen_name") or self.settings.kitchen_name,
             station=self._station_label(),
             # Presence is only known over a live link; a stale count would mislead.
@@ -336,6 +473,7 @@ class BoardApp(App[None], inherit_bindings=False):
             ),
             clock=f"{self.now.astimezone(self.tz):%H:%M}",
             kiosk=self.settings.kiosk,
+            alert=f"New RUSH: {self._rush_alert[0]}" if self._rush_alert else "",
         )
 
     def _banner_facts(self) -> BannerFacts:
@@ -388,7 +526,10 @@ class BoardApp(App[None], inherit_bindings=False):
                     target = column.task_ids[0]
                     break
         if target is not None or self.selected_id is not None:
+            lost = self._lost_selection
             self.select(target)
+            if target is None:
+                self._lost_selection = lost
 
     def action_move(self, direction: str) -> None:
         state = self.selected_card
@@ -442,9 +583,12 @@ class BoardApp(App[None], inherit_bindings=False):
             self.select(task_id)
             self.action_next_step()
         elif task_id == self.selected_id:
-            self.action_next_step()
+            self.action_details()  # a second tap on the body: notes, allergens, history
         else:
             self.select(task_id)
+
+    async def on_action_bar_chosen(self, message: ActionBar.Chosen) -> None:
+        await self.run_action(registry.BY_ID[message.action_id].action)
 
     # -------------------------------------------------------------- actions
 
@@ -477,9 +621,25 @@ class BoardApp(App[None], inherit_bindings=False):
             return None
         return self.store.get(self.selected_id)
 
+    def _guarded(self, task_id: str) -> bool:
+        """True (and says why) while another device's change to this task is fresh."""
+        guard = self._guard.get(task_id)
+        if guard is None or self.clock.monotonic() >= guard[0]:
+            return False
+        vt = self.store.get(task_id)
+        title = vt.task.title if vt else "This task"
+        self.notify(
+            f"{title} just changed: {guard[1]}. Look again, then press again.",
+            title="Just changed",
+            severity="warning",
+            timeout=GUARD_SECONDS + 2,
+            markup=False,
+        )
+        return True
+
     def action_next_step(self) -> None:
         vt = self._selected_task()
-        if vt is None:
+        if vt is None or self._guarded(vt.task.id):
             return
         step = next_action(vt.task)
         if step is Action.CLAIM:
@@ -488,11 +648,11 @@ class BoardApp(App[None], inherit_bindings=False):
             self.action_done()
         elif vt.task.status is Status.DONE:
             key = registry.keys_for("recall", self.keymap).split(", ")[0]
-            self.notify(f"Already done. Press {key} to recall it.", timeout=5)
+            self.notify(f"Already done. To put it back, press {key} (Recall).", timeout=5)
 
     def action_claim(self) -> None:
         vt = self._selected_task()
-        if vt is None:
+        if vt is None or self._guarded(vt.task.id):
             return
         t = vt.task
         if t.status is not Status.PENDING:
@@ -505,14 +665,36 @@ class BoardApp(App[None], inherit_bindings=False):
             return
         self._ask_and_enqueue(Action.CLAIM, vt, f"Who is claiming “{t.title}”?")
 
+    def _elsewhere(self, t: Task) -> bool:
+        """Claimed on another device (or by the back office), not on this board."""
+        return t.claimed_device != self.settings.device_name
+
+    def _holder_words(self, t: Task) -> tuple[str, str]:
+        name = self._staff_name(t.claimed_by) or UNKNOWN_CHEF
+        where = f" on {t.claimed_device}" if t.claimed_device else ""
+        return name, where
+
     def action_done(self) -> None:
         vt = self._selected_task()
-        if vt is None:
+        if vt is None or self._guarded(vt.task.id):
             return
         t = vt.task
         if t.status is Status.CLAIMED and t.claimed_by is not None:
-            # Only the chef holding it can finish it (DESIGN.md §3): no need to ask.
-            self._enqueue(Action.COMPLETE, t.id, t.claimed_by, remember=False)
+            # Only the chef holding it can finish it, so it is done in their name. On this
+            # board that is one step (the bump-bar way); claimed elsewhere, ask first.
+            if not self._elsewhere(t):
+                self._enqueue(Action.COMPLETE, t, t.claimed_by, remember=False)
+                return
+            name, where = self._holder_words(t)
+            self._confirm_then(
+                t,
+                question=f"Mark {name}'s task done?",
+                detail=f"“{t.title}” was claimed by {name}{where}. "
+                f"It will be recorded as done by {name}.",
+                yes=f"Yes, {name} is done",
+                action=Action.COMPLETE,
+                staff_id=t.claimed_by,
+            )
         elif t.status is Status.PENDING:
             self._ask_and_enqueue(Action.COMPLETE, vt, f"Who finished “{t.title}”?")
         else:
@@ -520,34 +702,81 @@ class BoardApp(App[None], inherit_bindings=False):
 
     def action_release(self) -> None:
         vt = self._selected_task()
-        if vt is None:
+        if vt is None or self._guarded(vt.task.id):
             return
         t = vt.task
         if t.status is not Status.CLAIMED or t.claimed_by is None:
             self.notify("Only a claimed task can be released.", timeout=5)
             return
-        self._enqueue(Action.RELEASE, t.id, t.claimed_by, remember=False)
+        if not self._elsewhere(t):
+            self._enqueue(Action.RELEASE, t, t.claimed_by, remember=False)
+            return
+        name, where = self._holder_words(t)
+        self._confirm_then(
+            t,
+            question=f"Release {name}'s task?",
+            detail=f"“{t.title}” was claimed by {name}{where}. "
+            "It goes back to To do for anyone to claim.",
+            yes="Yes, release it",
+            action=Action.RELEASE,
+            staff_id=t.claimed_by,
+        )
+
+    def _confirm_then(
+        self, t: Task, *, question: str, detail: str, yes: str, action: Action, staff_id: str
+    ) -> None:
+        seen = shown_state(t)
+
+        def answered(ok: bool | None) -> None:
+            if not ok:
+                return
+            now = self.store.get(t.id)
+            if now is None or shown_state(now.task) != seen:
+                self.notify(f"{t.title} changed meanwhile: nothing was done.", timeout=8)
+                return
+            self._enqueue(action, now.task, staff_id, remember=False)
+
+        self.push_screen(ConfirmScreen(question, detail, yes), callback=answered)
 
     def action_recall(self) -> None:
-        """Reopen the selected done card, or else the most recently done one."""
-        card = self.selected_card
-        if card is None or card.column is not ColumnId.DONE:
-            done = self._columns[ColumnId.DONE].task_ids
-            card = self._cards[done[0]] if done else None
-        if card is None:
-            self.notify("Nothing done recently to recall.", timeout=5)
-            return
-        t = card.vt.task
-        staff_id = (
-            t.completed_by
-            or t.claimed_by
-            or self.store.get_meta(LAST_STAFF_META)
-            or self.settings.default_staff_id
+        """Choose a finished task to put back (newest first, with who and when)."""
+        done = sorted(
+            (vt for vt in self.store.view().tasks.values() if vt.task.status is Status.DONE),
+            key=finished_at,
+            reverse=True,
         )
-        if staff_id is None:
-            self._ask_and_enqueue(Action.REOPEN, card.vt, f"Who is recalling “{t.title}”?")
-            return
-        self._enqueue(Action.REOPEN, t.id, staff_id, remember=False)
+        items = [
+            RecallItem(
+                vt.task.id,
+                vt.task.title,
+                " · ".join(
+                    p
+                    for p in (
+                        fmt_quantity(vt.task.quantity, vt.task.unit),
+                        vt.task.station,
+                        f"done by {self._staff_name(vt.task.completed_by) or UNKNOWN_CHEF}"
+                        f" at {finished_at(vt).astimezone(self.tz):%H:%M}",
+                    )
+                    if p
+                ),
+            )
+            for vt in done
+        ]
+        state = self.selected_card
+        preselected = state.task_id if state and state.column is ColumnId.DONE else None
+
+        def chosen(task_id: str | None) -> None:
+            vt = self.store.get(task_id) if task_id else None
+            if vt is None:
+                return
+            if vt.task.status is not Status.DONE:
+                self.notify(f"{vt.task.title} is no longer done.", timeout=5, markup=False)
+                return
+            self._ask_and_enqueue(
+                Action.REOPEN, vt, f"Who is putting “{vt.task.title}” back in To do?"
+            )
+
+        self.push_screen(RecallScreen(items, preselected), callback=chosen)
 
     def _ask_and_enqueue(self, action: Action, vt: ViewTask, question: str) -> None:
         task_id = vt.task.id
@@ -555,7 +784,7 @@ class BoardApp(App[None], inherit_bindings=False):
         if self.settings.skip_picker:
             staff_id = self.settings.default_staff_id or last
             if staff_id is not None:
-                self._enqueue(action, task_id, staff_id)
+                self._enqueue(action, vt.task, staff_id)
                 return
         active = sorted(
             (s for s in self._staff.values() if s.active), key=lambda s: s.display_name.lower()
@@ -567,16 +796,42 @@ class BoardApp(App[None], inherit_bindings=False):
             return
 
         def chosen(staff_id: str | None) -> None:
-            if staff_id is not None:
-                self._enqueue(action, task_id, staff_id)
+            now = self.store.get(task_id)
+            if staff_id is not None and now is not None:
+                self._enqueue(action, now.task, staff_id)
 
-        self.push_screen(StaffPicker(active, last, question), callback=chosen)
+        self.push_screen(StaffPicker(active, last, question, task_id=task_id), callback=chosen)
 
     def _enqueue(
-        self, action: Action, task_id: str, staff_id: str, *, remember: bool = True
+        self, action: Action, before: Task, staff_id: str, *, remember: bool = True
     ) -> None:
+        op_id = self._queue([Step(action, before.id, staff_id)])
+        if op_id is None:
+            return
+        if remember:
+            self.store.set_meta(LAST_STAFF_META, staff_id)
+        self._undo = UndoSlot(
+            (Done(Step(action, before.id, staff_id), op_id[0], before, before.title),),
+            self.clock.monotonic() + UNDO_SECONDS,
+        )
+        key = registry.keys_for("undo", self.keymap).split(", ")[0]
+        who = self._staff_name(staff_id)
+        self.notify(
+            f"{VERB_PAST[action]}: {before.title}"
+            + (f" ({who})" if who else "")
+            + f" · {key} to undo",
+            timeout=UNDO_SECONDS,
+            markup=False,
+        )
+        self._update_undo(self.clock.monotonic())
+
+    def _queue(self, steps: list[Step]) -> list[str] | None:
+        """Queue actions (this board's own: the selection follows the card); their op ids,
+        or None if the store could not even record them."""
+        op_ids: list[str] = []
         try:
-            self.store.enqueue(action, task_id, staff_id)
+            for step in steps:
+                op_ids.append(self.store.enqueue(step.action, step.task_id, step.staff_id).op_id)
         except Exception as exc:  # the store refused to even record it: tell the chef
             self.log.error("enqueue failed", exc)
             self.notify(
@@ -585,16 +840,78 @@ class BoardApp(App[None], inherit_bindings=False):
                 timeout=NOTICE_TIMEOUT,
                 markup=False,
             )
-            return
-        if remember:
-            self.store.set_meta(LAST_STAFF_META, staff_id)
-        self.selected_id = task_id
-        # Show the pending mark now rather than on the next message round.
-        self._dirty.add(task_id)
-        self._sync_board()
-        self.select(task_id)
+            if not op_ids:
+                return None
+        self._follow({s.task_id for s in steps})
         if self.on_action_enqueued is not None:
             self.on_action_enqueued()
+        return op_ids
+
+    def _follow(self, task_ids: set[str]) -> None:
+        """Show this board's own change at once, with the selection on the card."""
+        self._acting_on |= task_ids
+        try:
+            self._dirty |= task_ids
+            self._sync_board()
+        finally:
+            self._acting_on -= task_ids
+        for task_id in task_ids:
+            self._guard.pop(task_id, None)
+        if len(task_ids) == 1:
+            self.select(next(iter(task_ids)))
+
+    def _update_undo(self, mono: float) -> None:
+        slot = self._undo
+        if slot is not None and not slot.live(mono):
+            self._undo = slot = None
+        self._bar.set_undo(slot.seconds_left(mono) if slot else None)
+
+    def action_undo(self) -> None:
+        """Take back the last action of this board, within UNDO_SECONDS."""
+        slot, mono = self._undo, self.clock.monotonic()
+        if slot is None or not slot.live(mono):
+            self.notify("Nothing to undo: only the last action, within 5 seconds.", timeout=5)
+            return
+        self._undo = None
+        self._update_undo(mono)
+        not_applied = {f.op.op_id for f in self.store.failed_actions()}
+        withdrawn: list[str] = []
+        compensations: list[Step] = []
+        for done in slot.done:
+            if done.op_id in not_applied:
+                continue  # the server never applied it: nothing to take back
+            if self.store.withdraw([done.op_id]):
+                withdrawn.append(done.op_id)
+            else:
+                compensations += compensation(done)
+        titles = ", ".join(d.title for d in slot.done)
+        if withdrawn:
+            self._follow({d.step.task_id for d in slot.done})
+        if compensations:
+            self._queue(compensations)
+        if not withdrawn and not compensations:
+            self.notify(f"Nothing to undo: {titles} was not applied.", timeout=5, markup=False)
+            return
+        how = "before it was sent" if not compensations else "sent to the server"
+        self.notify(f"Undone: {VERB_PAST[slot.action].lower()} {titles} ({how})", timeout=5)
+
+    def action_details(self) -> None:
+        vt = self._selected_task()
+        if vt is None:
+            return
+
+        def chosen(step: str | None) -> None:
+            if step == "next":
+                self.action_next_step()
+            elif step == "release":
+                self.action_release()
+            elif step == "recall":
+                self.action_recall()
+
+        self.push_screen(
+            TaskDetailScreen(vt, self._staff, self.now, self.tz, self._staff_name),
+            callback=chosen,
+        )
 
     def action_cycle_station(self) -> None:
         stations = list(self.settings.stations) or sorted(
@@ -622,4 +939,4 @@ class BoardApp(App[None], inherit_bindings=False):
         if staff_id is None:
             return ""
         s = self._staff.get(staff_id)
-        return s.display_name if s else "someone"
+        return s.display_name if s else UNKNOWN_CHEF

@@ -58,15 +58,28 @@ def column_of(vt: ViewTask, now: datetime, done_recent: timedelta) -> ColumnId |
 
 SortKey = tuple[int, int, float, float, str]
 
+_RANK = {Priority.RUSH: 0, Priority.HIGH: 1, Priority.NORMAL: 2}
 
-def sort_key(vt: ViewTask, column: ColumnId) -> SortKey:
-    """Rush first, then due time (none last), then created; Done shows newest first."""
+
+def sort_key(vt: ViewTask, column: ColumnId, now: datetime) -> SortKey:
+    """Urgent work first, never hidden below calmer work.
+
+    Open tasks: overdue first (the most late first), then rush, then high, then by due
+    time (none last), then the oldest. Done shows the newest first. The key changes when
+    a task becomes overdue, so the board re-sorts then (see `next_change`).
+    """
     t = vt.task
     if column is ColumnId.DONE:
         return (0, 0, -finished_at(vt).timestamp(), 0.0, t.id)
-    rush = 0 if t.priority is Priority.RUSH else 1
     due = t.due_at.timestamp() if t.due_at else math.inf
-    return (rush, 1 if t.due_at is None else 0, due, t.created_at.timestamp(), t.id)
+    if t.due_at is not None and t.due_at <= now:
+        return (0, 0, due, t.created_at.timestamp(), t.id)
+    return (1, _RANK.get(t.priority, 2), due, t.created_at.timestamp(), t.id)
+
+
+def is_urgent(facts: CardFacts) -> bool:
+    """Rush, late or due soon: what a chef must not miss on a later page."""
+    return facts.badge == "RUSH" or facts.urgency is not Urgency.NONE
 
 
 def fmt_minutes(minutes: int) -> str:
@@ -93,13 +106,16 @@ class CardFacts:
     quantity: str  # "12 kg"
     station: str  # "Veg"
     due_clock: str  # "14:30" / "done 14:02" / ""
-    countdown: str  # "in 8m" / "3m late" / "by Ana"
+    countdown: str  # "in 8m" / "3m late" / "by Ana Souza"
     urgency: Urgency
     who: str
     who_short: str
     since: str
     syncing: bool
     status: Status
+    countdown_short: str = ""  # the same in fewer cells: "by AS"
+    allergens: tuple[str, ...] = ()
+    notes: str = ""  # the first lines of the notes (the whole text is in the details)
 
 
 def card_facts(
@@ -114,7 +130,7 @@ def card_facts(
     badge = ""
     if t.status is not Status.DONE:  # once done, urgency no longer matters
         badge = {Priority.RUSH: "RUSH", Priority.HIGH: "HIGH"}.get(t.priority, "")
-    due_clock = countdown = who = who_short = since = ""
+    due_clock = countdown = countdown_short = who = who_short = since = ""
     urgency = Urgency.NONE
 
     def person(staff_id: str | None) -> tuple[str, str]:
@@ -126,8 +142,9 @@ def card_facts(
     if t.status is Status.DONE:
         done = finished_at(vt)
         due_clock = f"done {done.astimezone(tz):%H:%M}"
-        name, _ = person(t.completed_by or t.claimed_by)
+        name, initials = person(t.completed_by or t.claimed_by)
         countdown = f"by {name}" if name else ""
+        countdown_short = f"by {initials}" if initials else ""
     else:
         if t.due_at is not None:
             due_clock = f"due {t.due_at.astimezone(tz):%H:%M}"
@@ -158,26 +175,10 @@ def card_facts(
         since=since,
         syncing=vt.pending,
         status=t.status,
+        countdown_short=countdown_short,
+        allergens=t.allergens,
+        notes=" ".join(t.notes.split()),
     )
-
-
-def fit_detail(quantity: str, station: str, room: int) -> str:
-    """ "12 kg · Veg" in at most `room` cells: tighten the spacing ("12kg·Veg"), then
-    shorten the quantity's unit (keeping its number and the station whole), then cut."""
-    parts = [p for p in (quantity, station) if p]
-    tight = [quantity.replace(" ", ""), station] if quantity and station else parts
-    for sep, words in ((" · ", parts), ("·", parts), ("·", tight)):
-        text = sep.join(words)
-        if len(text) <= room:
-            return text
-    if room <= 0:
-        return ""
-    if len(parts) == 2:
-        number = quantity.split(" ", 1)[0]
-        keep = room - len(station) - 1  # cells left for the quantity
-        if keep >= len(number) + 1:
-            return f"{tight[0][: keep - 1]}…·{station}"
-    return "·".join(parts)[: room - 1].rstrip() + "…"
 
 
 def next_change(vt: ViewTask, now: datetime) -> datetime:
@@ -207,6 +208,8 @@ class CardState:
     column: ColumnId
     key: SortKey
     next_change_at: datetime
+    flash: bool = False  # a new rush: the card blinks for a few seconds
+    changed: bool = False  # another device just changed it: keys wait a moment
 
     @property
     def task_id(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from caterking_display.domain.board import Notice
+from caterking_display.domain.sync_status import SyncStatus
 
 
 class BoardChanged(Message):
@@ -16,4 +17,12 @@ class NoticeReceived(Message):
 
     def __init__(self, notice: Notice) -> None:
         self.notice = notice
+        super().__init__()
+
+
+class SyncStatusChanged(Message):
+    """The sync layer has a new connection state for the banner."""
+
+    def __init__(self, status: SyncStatus) -> None:
+        self.status = status
         super().__init__()

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from caterking_display.domain.actions import Action
@@ -30,6 +30,8 @@ class BoardSource(Protocol):
     def notices_subscribe(self, listener: Callable[[Notice], None]) -> Callable[[], None]: ...
 
     def enqueue(self, action: Action, task_id: str, staff_id: str) -> PendingOp: ...
+
+    def withdraw(self, op_ids: Iterable[str]) -> bool: ...
 
     def failed_actions(self) -> list[FailedAction]: ...
 

@@ -37,6 +37,10 @@ class UISettings:
     timezone: str | None = None
     """IANA zone for clock and due times (the kitchen's); None means the device's zone."""
     initial_station: str | None = None
+    bell_on_rush: bool = True
+    """Ring the terminal bell when a new rush task arrives."""
+    alert_command: tuple[str, ...] = ()
+    """A command run (in the background) for each new rush task, e.g. ("aplay", "rush.wav")."""
 
     def __post_init__(self) -> None:
         if self.theme not in ("dark", "high-contrast"):

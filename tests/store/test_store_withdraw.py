@@ -68,7 +68,7 @@ def test_an_answered_op_cannot_be_withdrawn_and_is_not_sent_after_withdrawal() -
 def test_a_server_change_moves_the_saved_at_time() -> None:
     # The Offline banner's "saved at" is the last server change applied, not the last reload.
     store = new_store()
-    clock = store._clock  # noqa: SLF001 - the FixedClock the factory gave it
+    clock = store._clock
     store.replace_board([task(1), task(2)], STAFF)
     first = store.saved_at
     clock.advance(600)  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,12 +15,16 @@ from caterking_display.domain.task import Priority, Status
 from caterking_display.ui.app import BoardApp
 from caterking_display.ui.card_facts import ColumnId
 from caterking_display.ui.ports import LAST_STAFF_META
+from caterking_display.ui.screens.confirm import ConfirmScreen
 from caterking_display.ui.screens.failed_actions import FailedActionsScreen
 from caterking_display.ui.screens.help import HelpScreen
+from caterking_display.ui.screens.recall import RecallScreen
 from caterking_display.ui.screens.staff_picker import StaffPicker
+from caterking_display.ui.screens.task_detail import TaskDetailScreen
+from caterking_display.ui.widgets.column import ColumnNote
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
 from caterking_display.ui.widgets.status_line import StatusLine
-from caterking_display.ui.widgets.task_card import COMPACT_BUTTON_WIDTH, TaskCard
+from caterking_display.ui.widgets.task_card import TaskCard
 from tests.ui.conftest import LIVE, Server, build, wait_for
 from tests.ui.data import ANA, BEN, CHLOE, DEV, STAFF, T0, small_board, task, uid
 
@@ -35,7 +40,7 @@ def ops(store):  # type: ignore[no-untyped-def]
 
 def screen_text(app: BoardApp) -> str:
     """The screen's text, from the SVG export (spaces are &#160; there)."""
-    return app.export_screenshot().replace("&#160;", " ")
+    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
 
 
 def widget(app: BoardApp, task_id: str) -> TaskCard:
@@ -129,23 +134,50 @@ async def test_skip_picker_uses_the_default_chef() -> None:
         assert ops(store) == [(Action.CLAIM, DICE, DEV)]
 
 
-async def test_release_unclaims_as_the_holder() -> None:
+async def test_release_of_a_card_claimed_on_this_board_is_one_step() -> None:
+    mine = task("Sear scallops", station="Fish", status=Status.CLAIMED, claimed_by=BEN)
+    mine = mine.evolve(claimed_device="wall-1")  # this board
+    app, store, _ = build([*small_board(), mine])
+    async with app.run_test(size=SIZE) as pilot:
+        app.select(mine.id)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app._cards[mine.id].column is ColumnId.TODO)
+        assert ops(store) == [(Action.RELEASE, mine.id, BEN)]
+        assert app.selected_id == mine.id
+
+
+async def test_release_of_a_card_claimed_on_another_device_asks_first() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("l")  # to In progress
+        await pilot.press("l")  # to In progress: Ana's task, claimed on wall-2
         assert app.selected_id == ROAST
         await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Release Ana Souza's task?" in screen_text(app)
+        await pilot.press("enter")  # the safe answer has the focus
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert store.pending_ops() == []
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
         await wait_for(pilot, lambda: app._cards[ROAST].column is ColumnId.TODO)
         assert ops(store) == [(Action.RELEASE, ROAST, ANA)]
-        assert app.selected_id == ROAST
 
 
-async def test_recall_reopens_the_last_done_card_and_selection_follows() -> None:
+async def test_recall_is_a_list_and_asks_who_puts_it_back() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RecallScreen))
+        listing = screen_text(app)
+        assert "Lemon tart shells" in listing and "done by Ben Okafor at 10:56" in listing
+        assert store.pending_ops() == []  # nothing reopened without a choice
+        await pilot.press("1")
+        await wait_for(pilot, lambda: picker_open(app))
+        assert "Who is putting “Lemon tart shells” back" in screen_text(app)
+        await pilot.press("3")
         await wait_for(pilot, lambda: app._cards[TART].column is ColumnId.TODO)
-        assert ops(store) == [(Action.REOPEN, TART, BEN)]
+        assert ops(store) == [(Action.REOPEN, TART, CHLOE)]
         assert app.selected_id == TART
 
 
@@ -208,7 +240,7 @@ async def test_configured_stations_are_cycled() -> None:
         assert app.station == "Pastry" and set(app._cards) == {TART}
 
 
-async def test_conflict_snaps_back_and_toasts_who_holds_it() -> None:
+async def test_conflict_snaps_back_and_says_who_holds_it_over_the_column() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter", "1")
@@ -219,13 +251,20 @@ async def test_conflict_snaps_back_and_toasts_who_holds_it() -> None:
             status=Status.CLAIMED, claimed_by=CHLOE, claimed_at=base.updated_at, version=2
         )
         Server(store).conflict(winner)
-        await wait_for(pilot, lambda: bool(app._notifications))
-        toasts = [n for n in app._notifications if "Already claimed by Chloe Martin" in n.message]
-        assert toasts, [n.message for n in app._notifications]
-        assert toasts[0].timeout == 60  # up until tapped away, or a minute
+        doing = app._columns[ColumnId.DOING]
+        await wait_for(pilot, lambda: bool(doing.notes))
+        assert "Not applied: Already claimed by Chloe Martin" in doing.notes[0].text
+        assert doing.notes[0].until - app.clock.monotonic() == 60  # a minute, or a tap
         card = app._cards[DICE]
         assert not widget(app, DICE).has_class("-syncing")
         assert card.facts.who == "Chloe Martin"
+        note = doing.query_one(ColumnNote)
+        assert (
+            note.region.bottom <= doing.query_one(".pager").region.y
+            or not doing.query_one(".pager").display
+        )  # never over the page buttons
+        await pilot.click(note)
+        await wait_for(pilot, lambda: not doing.notes)
 
 
 async def test_refused_actions_are_listed_one_key_away() -> None:
@@ -234,7 +273,9 @@ async def test_refused_actions_are_listed_one_key_away() -> None:
         await pilot.press("enter", "1")
         await wait_for(pilot, lambda: bool(store.pending_ops()))
         Server(store).reject("inactive_staff")
-        await wait_for(pilot, lambda: bool(app._notifications))
+        todo = app._columns[ColumnId.TODO]
+        await wait_for(pilot, lambda: bool(todo.notes))
+        assert "no longer active" in todo.notes[0].text and "f for the list" in todo.notes[0].text
         assert app._cards[DICE].column is ColumnId.TODO
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, FailedActionsScreen))
@@ -336,23 +377,20 @@ async def test_quit_keys_outside_kiosk(key: str) -> None:
         await wait_for(pilot, lambda: app._exit)
 
 
-async def test_tap_selects_then_tap_again_runs_the_next_step() -> None:
+async def test_tap_selects_then_tap_again_opens_the_details() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: widget(app, ROAST).region.width > 0)
         roast = widget(app, ROAST)
-        await pilot.click(roast)
+        await pilot.click(roast, offset=(2, 1))
         assert app.selected_id == ROAST
         assert store.pending_ops() == []
-        await pilot.click(roast)
-        await wait_for(pilot, lambda: bool(store.pending_ops()))
-        assert ops(store) == [(Action.COMPLETE, ROAST, ANA)]
-        await pilot.click(widget(app, DICE))
-        await pilot.click(widget(app, DICE))
-        await wait_for(pilot, lambda: picker_open(app))
-        await pilot.click("#pick-3")
-        await wait_for(pilot, lambda: len(store.pending_ops()) == 2)
-        assert ops(store)[1] == (Action.CLAIM, DICE, CHLOE)
+        await pilot.click(roast, offset=(2, 1))
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
+        assert "Claimed by" in screen_text(app) and "Ana Souza on wall-2" in screen_text(app)
+        await pilot.press("enter")  # Close has the focus: a stray Enter only closes it
+        await wait_for(pilot, lambda: not isinstance(app.screen, TaskDetailScreen))
+        assert store.pending_ops() == []
 
 
 BEANS = uid("task/Blanch green beans")
@@ -385,16 +423,32 @@ async def test_tapping_the_claim_button_selects_and_asks_who(size: tuple[int, in
         assert app._cards[BEANS].column is ColumnId.DOING
 
 
-async def test_tapping_the_done_button_completes_without_asking() -> None:
+async def test_tapping_done_on_a_card_claimed_here_completes_without_asking() -> None:
+    mine = task("Sear scallops", station="Fish", status=Status.CLAIMED, claimed_by=BEN)
+    mine = mine.evolve(claimed_device="wall-1")  # this board
+    app, store, _ = build([*small_board(), mine])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: widget(app, mine.id).content_size.width > 0)
+        card = widget(app, mine.id)
+        await pilot.click(card, offset=on_button(card))
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert not picker_open(app) and not isinstance(app.screen, ConfirmScreen)
+        assert ops(store) == [(Action.COMPLETE, mine.id, BEN)]
+        assert app.selected_id == mine.id
+
+
+async def test_tapping_done_on_a_card_claimed_elsewhere_asks_first() -> None:
     app, store, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: widget(app, ROAST).content_size.width > 0)
         roast = widget(app, ROAST)
         await pilot.click(roast, offset=on_button(roast))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Mark Ana Souza's task done?" in screen_text(app)
+        assert store.pending_ops() == []
+        await pilot.click("#confirm-yes")
         await wait_for(pilot, lambda: bool(store.pending_ops()))
-        assert not picker_open(app)
         assert ops(store) == [(Action.COMPLETE, ROAST, ANA)]
-        assert app.selected_id == ROAST
 
 
 async def test_tapping_a_card_body_only_selects_and_done_cards_have_no_button() -> None:
@@ -523,17 +577,28 @@ async def test_a_never_synced_board_says_so_instead_of_looking_quiet() -> None:
         assert "board from saved copy at 11:00" in app.query_one(ConnectionBanner).render().plain
 
 
-async def test_narrow_cards_keep_due_and_done_words_and_shorten_the_detail() -> None:
+async def test_narrow_cards_keep_every_unit_and_the_due_and_done_words() -> None:
     cold = task("Portion terrine", station="Cold", qty="80", unit="portions", due_in=30)
     buns = task("Bake brioche buns", station="Cold", qty="150", unit="pcs", due_in=40)
-    app, _, _ = build([cold, buns, *small_board()])
+    grill = task(
+        "Roast chicken thighs",
+        station="Grill",
+        qty="60",
+        unit="pcs",
+        status=Status.CLAIMED,
+        claimed_by=ANA,
+        due_in=30,
+    )
+    app, _, _ = build([cold, buns, grill, *small_board()[3:]])
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: widget(app, TART).content_size.width > 0)
-        lines = {tid: widget(app, tid).render().plain.split("\n")[1] for tid in (cold.id, TART)}
-        lines[buns.id] = widget(app, buns.id).render().plain.split("\n")[1]
-        # To do cards end with their compact action button: look at the text before it.
-        lines[cold.id] = lines[cold.id][:-COMPACT_BUTTON_WIDTH]
-        lines[buns.id] = lines[buns.id][:-COMPACT_BUTTON_WIDTH]
-        assert lines[cold.id].endswith("…·Cold due 11:30"), lines
-        assert lines[buns.id].startswith("150") and lines[buns.id].endswith("due 11:40"), lines
-        assert lines[TART].endswith("done 10:56"), lines
+        text = {tid: widget(app, tid).render().plain for tid in (cold.id, buns.id, grill.id, TART)}
+        assert "80 portions" in text[cold.id].replace("·", " ") or "80portions" in text[cold.id]
+        assert "due 11:30" in text[cold.id]
+        assert "150 pcs" in text[buns.id] or "150pcs" in text[buns.id]
+        assert "60 pcs" in text[grill.id] and "due 11:30" in text[grill.id]
+        assert "Ana Souza" in text[grill.id] or "AS" in text[grill.id]
+        assert "done 10:56" in text[TART]
+        assert "…" not in "".join(t.split("\n")[1] for t in text.values())
+        for tid in (cold.id, grill.id):
+            assert widget(app, tid).button_width() >= 5  # compact buttons: 5 columns at least

@@ -19,10 +19,13 @@ class ConnectionBanner(Widget):
     def __init__(self, facts: BannerFacts, *, id: str | None = None) -> None:
         super().__init__(id=id, classes=f"-{facts.level.value}")
         self.facts = facts
+        # Live is a quiet word in the header; the banner is for everything else.
+        self.display = facts.level is not BannerLevel.LIVE
 
     def set_facts(self, facts: BannerFacts) -> None:
         if facts == self.facts:
             return
+        self.display = facts.level is not BannerLevel.LIVE
         if facts.level != self.facts.level:
             self.remove_class(*_LEVEL_CLASSES)
             self.add_class(f"-{facts.level.value}")

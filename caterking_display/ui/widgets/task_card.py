@@ -2,11 +2,12 @@
 
 A card is a slot in its column's visible page, bound to one task's `CardState` at a time.
 Binding equal `CardFacts` does nothing, so a tick or an unrelated store change never
-repaints it. State is shown with CSS classes.
+repaints it. State is shown with CSS classes. What goes on which line is decided by
+`card_layout` (pure), so the column can page by the same line counts.
 
 The action button ("▶ Claim" / "✓ Done") is drawn by the card itself on its right side,
-all three rows tall, rather than being a child widget: a tap then always lands on this one
-widget, and the card tells the app which part of it was tapped.
+the card's full height, rather than being a child widget: a tap then always lands on this
+one widget, and the card tells the app which part of it was tapped.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from textual.message import Message
 from textual.widget import Widget
 
 from caterking_display.domain.task import Status
-from caterking_display.ui.card_facts import CardFacts, CardState, Urgency, fit_detail
+from caterking_display.ui.card_facts import CardFacts, CardState, Urgency
+from caterking_display.ui.card_layout import (
+    COMPACT_BUTTON_WIDTH,
+    Line,
+    button_width,
+    card_lines,
+    has_button,
+)
 
 SYNCING = "⟳ syncing"
 
-BUTTON_WIDTH = 10
-"""The labelled button's width; touch targets want ≥ 12 columns with the padding beside it."""
-COMPACT_BUTTON_WIDTH = 3
-"""A narrow card shows only the button's mark, still three columns by three rows."""
-MIN_TEXT_WIDTH = 22
-"""Text cells the labelled button must leave; below this the card uses the compact button."""
+__all__ = ["COMPACT_BUTTON_WIDTH", "SYNCING", "ButtonFace", "TaskCard"]
 
 
 class ButtonFace(NamedTuple):
@@ -38,7 +41,6 @@ class ButtonFace(NamedTuple):
     style: str  # component class suffix
 
 
-# Done cards get no button: recall is a deliberate key (`r`), not a stray tap on the board.
 _BUTTONS: dict[Status, ButtonFace] = {
     Status.PENDING: ButtonFace("▶ Claim", "▶", "button-claim"),
     Status.CLAIMED: ButtonFace("✓ Done", "✓", "button-done"),
@@ -46,8 +48,8 @@ _BUTTONS: dict[Status, ButtonFace] = {
 
 
 class TaskCard(Widget):
-    """A task card. A tap on the body selects it (and runs the next step if it was already
-    selected); a tap on its action button selects it and runs the next step at once."""
+    """A task card. A tap on the body selects it (a second tap opens its details); a tap
+    on its action button selects it and runs the next step at once."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "task-card--title",
@@ -58,6 +60,8 @@ class TaskCard(Widget):
         "task-card--syncing",
         "task-card--meta",
         "task-card--who",
+        "task-card--allergen",
+        "task-card--notes",
         "task-card--button-claim",
         "task-card--button-done",
     }
@@ -75,6 +79,7 @@ class TaskCard(Widget):
         self.task_id: str | None = None
         self.facts: CardFacts | None = None
         self.display = False
+        self.wrap_title = True
         self._pressed_on_button: bool | None = None
 
     @staticmethod
@@ -92,14 +97,23 @@ class TaskCard(Widget):
             names.add("-syncing")
         if facts.status is Status.DONE:
             names.add("-done")
+        if facts.allergens:
+            names.add("-allergens")
         return names
 
-    def bind(self, state: CardState, selected: bool) -> None:
+    def bind(self, state: CardState, selected: bool, height: int, *, wrap_title: bool) -> None:
         """Show this task; repaint only if what the card says (or its state) changed."""
         self.task_id = state.task_id
+        if wrap_title != self.wrap_title:
+            self.wrap_title = wrap_title
+            self.refresh()
         self.set_class(selected, "-selected")
+        self.set_class(state.flash, "-flash")
+        self.set_class(state.changed, "-changed")
         if not self.display:
             self.display = True
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height
         facts = state.facts
         if facts == self.facts:
             return
@@ -127,12 +141,9 @@ class TaskCard(Widget):
 
     def button_width(self) -> int:
         """Cells the button takes in the content area (0 when the card has none)."""
-        if self.button is None:
+        if self.facts is None:
             return 0
-        width = self.content_size.width
-        if width - BUTTON_WIDTH >= MIN_TEXT_WIDTH:
-            return BUTTON_WIDTH
-        return COMPACT_BUTTON_WIDTH if width - COMPACT_BUTTON_WIDTH >= 1 else 0
+        return button_width(self.content_size.width, has_button(self.facts))
 
     def button_x(self) -> int | None:
         """The first column (widget-relative) of the button's tap region, which runs on
@@ -159,79 +170,47 @@ class TaskCard(Widget):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"task-card--{name}", partial=True)
 
-    def _claimer(self, f: CardFacts, name: str, sync_word: bool) -> Text:
-        right = Text()
-        if f.syncing:
-            right.append(SYNCING if sync_word else SYNCING[0], self._style("syncing"))
-        if name:
-            if right:
-                right.append(" ")
-            right.append(name, self._style("who"))
-            if f.since:
-                right.append(f" {f.since}", self._style("meta"))
-        return right
+    def _text(self, line: Line) -> Text:
+        text = Text()
+        for seg in line:
+            if seg.style:
+                text.append(seg.text, self._style(seg.style))
+            else:
+                text.append(seg.text)
+        return text
 
     def render(self) -> Text:
         f = self.facts
         if f is None:
             return Text()
-        button_width = self.button_width()
-        # The button's own colour sets it apart from the text: no gap column is needed.
-        width = max(1, self.content_size.width - button_width)
-        title = Text()
-        if f.badge:
-            title.append(f" {f.badge} ", self._style("rush" if f.badge == "RUSH" else "high"))
-            title.append(" ")
-        title.append(f.title, self._style("title"))
-        title.truncate(width, overflow="ellipsis")
-
-        meta = self._style("meta")
-        # A bare "11:30" is ambiguous (due? done?): keep the word, shorten the detail.
-        clock = f.due_clock
-        room = width - len(clock) - (1 if clock else 0)
-        detail = fit_detail(f.quantity, f.station, room)
-        line2 = _spread(Text(detail, meta), Text(clock, meta), width)
-
-        left = Text(f.countdown)
-        if f.urgency is Urgency.SOON:
-            left.stylize(self._style("soon"))
-        elif f.urgency is Urgency.LATE:
-            left.stylize(self._style("late"))
-        else:
-            left.stylize(meta)
-        # Full name where it fits, then initials, then the bare syncing mark.
-        for name, sync_word in ((f.who, True), (f.who_short, True), (f.who_short, False)):
-            right = self._claimer(f, name, sync_word)
-            if left.cell_len + 1 + right.cell_len <= width:
-                break
-        line3 = _spread(left, right, width)
-        lines = [title, line2, line3]
+        bw = self.button_width()
+        width = max(1, self.content_size.width - bw)
+        lines = [
+            self._text(line)
+            for line in card_lines(f, width, wrap_title=self.wrap_title, syncing_word=SYNCING)
+        ]
+        while len(lines) < 3:
+            lines.append(Text())
+        for line in lines:
+            if line.cell_len > width:
+                line.truncate(width, overflow="ellipsis")
         face = self.button
-        if face is not None and button_width:
-            label = face.label if button_width >= len(face.label) + 2 else face.mark
+        if face is not None and bw:
+            label = face.label if bw >= len(face.label) + 2 else face.mark
             style = self._style(face.style)
-            for line in lines:
+            blank = " " * bw
+            middle = (len(lines) - 1) // 2
+            before = (bw - len(label)) // 2
+            after = bw - len(label) - before
+            for n, line in enumerate(lines):
                 line.pad_right(width - line.cell_len)
-            blank = " " * button_width
-            lines[0].append(blank, style)
-            lines[2].append(blank, style)
-            before = (button_width - len(label)) // 2
-            after = button_width - len(label) - before
-            # The mark is its own span (not bold) and no span starts with a space: SVG
-            # viewers then draw each glyph in its own cell, as a terminal does.
-            mark, gap, word = label.partition(" ")
-            lines[1].append(" " * before, style)
-            lines[1].append(mark + gap, style + Style(bold=False))
-            lines[1].append(word + " " * after, style)
+                if n != middle:
+                    line.append(blank, style)
+                    continue
+                # The mark is its own span (not bold) and no span starts with a space: SVG
+                # viewers then draw each glyph in its own cell, as a terminal does.
+                mark, gap, word = label.partition(" ")
+                line.append(" " * before, style)
+                line.append(mark + gap, style + Style(bold=False))
+                line.append(word + " " * after, style)
         return Text("\n").join(lines)
-
-
-def _spread(left: Text, right: Text, width: int) -> Text:
-    """`left` flush left and `right` flush right on one line of `width` cells."""
-    if right.cell_len > width:
-        right.truncate(width, overflow="ellipsis")
-    room = width - right.cell_len - (1 if right.cell_len else 0)
-    if left.cell_len > room:
-        left.truncate(max(0, room), overflow="ellipsis")
-    gap = width - left.cell_len - right.cell_len
-    return Text.assemble(left, " " * max(0, gap), right)
