@@ -21,11 +21,14 @@ class BackendError(Exception):
 class TransportError(BackendError):
     """No usable answer: network error, timeout, 5xx, unparsable reply. Retry later.
 
-    ``answered`` is True when the server did answer, with an error (5xx, bad reply)."""
+    ``answered`` is True when the server did answer, with an error (5xx, bad reply).
+    ``sent`` is False only when the request certainly never left this device (no
+    connection could be made), so the server cannot have acted on it."""
 
-    def __init__(self, message: str, *, answered: bool = False) -> None:
+    def __init__(self, message: str, *, answered: bool = False, sent: bool = True) -> None:
         super().__init__(message)
         self.answered = answered
+        self.sent = sent
 
 
 class AuthExpired(BackendError):

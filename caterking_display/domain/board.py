@@ -24,7 +24,7 @@ class PendingOp:
     staff_id: str
     device: str
     created_at: datetime
-    attempts: int = 0
+    attempts: int = 0  # sends that may have reached the server (not refused connections)
     last_error: str | None = None
 
 

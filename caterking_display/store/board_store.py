@@ -320,8 +320,14 @@ class BoardStore:
         self._emit(changed)
         return True
 
-    def record_attempt(self, op_id: str, error: str | None) -> None:
-        """A send failed in transport: count it and keep the error; the op stays queued."""
+    def record_attempt(
+        self, op_id: str, error: str | None, *, reached_server: bool = True
+    ) -> None:
+        """A send failed in transport: keep the error; the op stays queued.
+
+        ``attempts`` counts the sends that may have reached the server (a reply lost on
+        the way back); a send that certainly never left (no connection) is not counted,
+        so the op can still be withdrawn by an undo."""
         with self._lock:
             self._sending.discard(op_id)
             op = self._ops.get(op_id)
@@ -329,7 +335,7 @@ class BoardStore:
                 return
             updated = replace(
                 op,
-                attempts=op.attempts + 1,
+                attempts=op.attempts + (1 if reached_server else 0),
                 last_error=error if error is not None else op.last_error,
             )
             self._write(

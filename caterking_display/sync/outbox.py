@@ -109,7 +109,8 @@ class Outbox:
             except AuthExpired as exc:
                 failures += 1
                 log.info("sync: token refused while sending (%s); refreshing", exc)
-                self._store.record_attempt(op.op_id, str(exc))
+                # Refused at the door: the server did not act on it.
+                self._store.record_attempt(op.op_id, str(exc), reached_server=False)
                 try:
                     await self._renew(used)
                 except Exception as renew_exc:
@@ -127,7 +128,7 @@ class Outbox:
                 continue
             except TransportError as exc:
                 failures += 1
-                self._store.record_attempt(op.op_id, str(exc))
+                self._store.record_attempt(op.op_id, str(exc), reached_server=exc.sent)
                 self._on_error(str(exc))
                 if exc.answered:
                     now = self._monotonic()

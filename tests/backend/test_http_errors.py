@@ -72,3 +72,17 @@ async def test_portal_page_at_sign_in_is_an_outage_not_bad_credentials() -> None
     with pytest.raises(TransportError):
         await backend.sign_in("d@x.y", "pw")
     await backend.aclose()
+
+
+async def test_a_refused_connection_is_known_not_to_have_reached_the_server() -> None:
+    # Nothing listens on port 9 (discard): the request never left, so an undo may still
+    # withdraw the action rather than send its opposite.
+    from caterking_display.domain.actions import Action
+
+    backend = SupabaseBackend("http://127.0.0.1:9", "anon")
+    try:
+        with pytest.raises(TransportError) as info:
+            await backend.call_action(Action.CLAIM, "t", "s", "o", "d", 2.0)
+        assert info.value.sent is False
+    finally:
+        await backend.aclose()

@@ -26,9 +26,11 @@ async def until(pilot: Any, cond: Callable[[], object], within: float = 10) -> N
         await pilot.pause(0.02)
 
 
-def config(stack: LocalStack, email: str, password: str, data_dir: Path, name: str) -> Config:
+def config(
+    stack: LocalStack, email: str, password: str, data_dir: Path, name: str, url: str | None = None
+) -> Config:
     return Config(
-        url=stack.url,
+        url=url or stack.url,
         anon_key=stack.anon_key,
         email=email,
         password=password,
@@ -46,12 +48,17 @@ async def live_board(
     name: str,
     *,
     on_status: Callable[[SyncStatus], None] | None = None,
+    url: str | None = None,
+    sync_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[tuple[Any, Any, Any]]:
     """A board signed in as a new display of `kitchen`, wired as `run` wires it, and
-    live: yields (store, app, pilot); stops the sync engine and closes the store after."""
+    live: yields (store, app, pilot); stops the sync engine and closes the store after.
+    ``url``: reach the stack through this address instead (a fault proxy)."""
     dev = create_display(stack.url, stack.service_role_key, kitchen)
     store, engine, app = build(
-        config(stack, dev.email, dev.password, data_dir, name), SystemClock()
+        config(stack, dev.email, dev.password, data_dir, name, url),
+        SystemClock(),
+        sync_overrides=sync_overrides,
     )
 
     def status_changed(status: SyncStatus) -> None:

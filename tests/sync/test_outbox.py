@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from caterking_display.backend.types import AuthExpired, RpcResult, ServerRefused
+import pytest
+
+from caterking_display.backend.types import AuthExpired, RpcResult, ServerRefused, TransportError
 from caterking_display.domain.actions import Action, Outcome
 from caterking_display.domain.board import NoticeKind
 from caterking_display.domain.task import Status
@@ -219,3 +221,29 @@ async def test_an_op_handed_to_the_server_can_no_longer_be_withdrawn() -> None:
     backend.results = [RpcResult(Outcome.APPLIED, claimed(1, 2, ME).to_row(), None)]
     await outbox.drain()
     assert seen == [False]
+
+
+@pytest.mark.parametrize(("sent", "attempts"), [(False, 0), (True, 1)])
+async def test_only_a_send_that_may_have_reached_the_server_blocks_withdrawal(
+    sent: bool, attempts: int
+) -> None:
+    # Connection refused: the server never saw it, an undo may still withdraw it. A
+    # timeout: the reply may be lost, so an undo must send the opposite action instead.
+    store, backend, outbox, _ = setup()
+    store.enqueue(Action.CLAIM, tid(1), ME)
+    backend.results = [
+        TransportError("no route", sent=sent),
+        RpcResult(Outcome.APPLIED, claimed(1, 2, ME).to_row(), None),
+    ]
+    between: list[int] = []
+    call = backend.call_action
+
+    async def spy(*args: Any, **kwargs: Any) -> RpcResult:
+        if backend.calls:  # the retry: look at the op as the first try left it
+            between.append(store.pending_ops()[0].attempts)
+        return await call(*args, **kwargs)
+
+    backend.call_action = spy  # type: ignore[method-assign]
+    await outbox.drain()
+    assert between == [attempts]
+    assert store.pending_ops() == [] and len(backend.calls) == 2
