@@ -27,6 +27,45 @@ class RowError(ValueError):
     """A server row that does not fit the contract."""
 
 
+# The 14 major allergens as the database stores them (``tasks.allergens``: short
+# lower-case words, enforced there), with a label for display. This order is the
+# canonical one: a task lists its allergens in it, whatever order the row had.
+ALLERGENS: tuple[tuple[str, str], ...] = (
+    ("celery", "Celery"),
+    ("gluten", "Gluten"),
+    ("crustaceans", "Crustaceans"),
+    ("eggs", "Eggs"),
+    ("fish", "Fish"),
+    ("lupin", "Lupin"),
+    ("milk", "Milk"),
+    ("molluscs", "Molluscs"),
+    ("mustard", "Mustard"),
+    ("nuts", "Nuts"),
+    ("peanuts", "Peanuts"),
+    ("sesame", "Sesame"),
+    ("soya", "Soya"),
+    ("sulphites", "Sulphites"),
+)
+ALLERGEN_WORDS: tuple[str, ...] = tuple(word for word, _ in ALLERGENS)
+ALLERGEN_LABELS: dict[str, str] = dict(ALLERGENS)
+
+
+def _parse_allergens(value: Any) -> tuple[str, ...]:
+    """The known allergen words in ``value``, once each, in the canonical order.
+
+    Missing or null → none (rows stored before allergens existed). Not a list →
+    RowError. Words are matched lower-cased and trimmed; anything that is not one of the
+    14 words (the database refuses such words, so only a newer schema could send one)
+    is dropped rather than shown as a word the board cannot explain.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise RowError(f"allergens: expected a list, got {type(value).__name__}")
+    given = {w.strip().lower() for w in value if isinstance(w, str)}
+    return tuple(word for word in ALLERGEN_WORDS if word in given)
+
+
 def _parse_ts(value: Any, field: str) -> datetime | None:
     if value is None:
         return None
@@ -75,6 +114,7 @@ class Task:
     completed_by: str | None = None
     completed_at: datetime | None = None
     notes: str = ""
+    allergens: tuple[str, ...] = ()  # words of ALLERGEN_WORDS, in its order
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Task:
@@ -119,6 +159,7 @@ class Task:
             completed_by=_parse_uuid(row.get("completed_by"), "completed_by"),
             completed_at=_parse_ts(row.get("completed_at"), "completed_at"),
             notes=str(row.get("notes") or ""),
+            allergens=_parse_allergens(row.get("allergens")),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -147,6 +188,7 @@ class Task:
             "completed_by": self.completed_by,
             "completed_at": ts(self.completed_at),
             "notes": self.notes,
+            "allergens": list(self.allergens),
         }
 
     def evolve(self, **changes: Any) -> Task:
