@@ -353,3 +353,50 @@ def test_migration_fills_both_times_of_earlier_ledger_rows(pg_server: EmbeddedPo
     finally:
         with psycopg.connect(pg_server.dsn, autocommit=True) as c:
             c.execute(f"drop database if exists {name} with (force)")
+
+
+# --- the board's prediction stamps the same times ------------------------------------------
+
+SCENARIOS = [
+    # (made how, action, who, acted minutes from now)
+    ("pending", "claim_task", 0, -5),
+    ("pending", "complete_task", 0, -3),
+    ("claimed_5_min_ago", "complete_task", 0, -2),
+    ("claimed_5_min_ago", "complete_task", 0, -9),  # before its claim
+    ("created_now", "claim_task", 0, -60),  # before the task existed
+    ("created_now", "complete_task", 1, -60),
+]
+
+
+@pytest.mark.parametrize(("made", "fn", "who", "minutes"), SCENARIOS)
+def test_the_prediction_stamps_what_the_server_stamps(
+    conn: Any, k: Kitchen, made: str, fn: str, who: int, minutes: int
+) -> None:
+    from caterking_display.domain.actions import Action, predict
+    from caterking_display.domain.task import Task
+
+    now = db_now(conn)
+    if made == "created_now":
+        tid = add_task(conn, k)
+    else:
+        tid = old_task(conn, k)
+    if made == "claimed_5_min_ago":
+        set_state(
+            conn,
+            tid,
+            status="claimed",
+            claimed_by=k.staff[who],
+            claimed_at=now - timedelta(minutes=5),
+        )
+    row = conn.execute("select to_jsonb(t) as r from tasks t where id = %s", (tid,)).fetchone()
+    before = Task.from_row(row["r"])
+    acted = now + timedelta(minutes=minutes)
+    action = Action(fn.removesuffix("_task"))
+    predicted = predict(before, action, k.staff[who], "test-device", acted)
+    res, _ = act(conn, k, fn, tid, who, acted)
+    assert res["outcome"] == "applied" and predicted is not None
+    confirmed = Task.from_row(res["task"])
+    assert (predicted.claimed_at, predicted.completed_at) == (
+        confirmed.claimed_at,
+        confirmed.completed_at,
+    )
