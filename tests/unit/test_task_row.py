@@ -75,3 +75,18 @@ def test_every_allergen_word_has_a_label_and_a_row_may_list_all_14() -> None:
 def test_allergens_that_are_not_a_list_raise_row_error(value: Any) -> None:
     with pytest.raises(RowError, match="allergens"):
         Task.from_row(row(allergens=value))
+
+
+def test_the_demo_catalogue_uses_known_words_in_the_canonical_order() -> None:
+    from caterking_display.kitchen_catalogue import (
+        ALLERGENS_BY_TITLE,
+        NOTES_BY_TITLE,
+        TASK_TEMPLATES,
+    )
+
+    titles = {t[0] for t in TASK_TEMPLATES}
+    assert set(ALLERGENS_BY_TITLE) <= titles and set(NOTES_BY_TITLE) <= titles
+    for title, words in ALLERGENS_BY_TITLE.items():
+        assert Task.from_row(row(title=title, allergens=list(words))).allergens == words, title
+    assert ALLERGENS_BY_TITLE["Lemon tart shells"] == ("gluten", "eggs", "milk")
+    assert "Dice onions" not in ALLERGENS_BY_TITLE
