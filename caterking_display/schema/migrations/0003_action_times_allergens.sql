@@ -1,4 +1,4 @@
--- Schema v3: two facts the database recorded wrongly or not at all.
+-- Migration 0003: two facts the database recorded wrongly or not at all.
 --
 -- 1. When a chef acted. Every task action takes `p_acted_at` (default NULL, so callers
 --    that send the four original named arguments keep working): the moment the chef
