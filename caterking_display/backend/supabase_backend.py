@@ -228,6 +228,10 @@ class SupabaseBackend:
             "p_op_id": op_id,
             "p_device": device,
         }
+        if acted_at is not None and acted_at.utcoffset() is None:
+            # Never block a chef's action on a malformed time: let the server stamp it.
+            log.warning("%s: acted-at time without a time zone (%r), not sent", rpc, acted_at)
+            acted_at = None
         if acted_at is None or not self._sends_acted_at:
             return await self._call_rpc(rpc, args, timeout)
         try:

@@ -103,8 +103,33 @@ async def test_the_chefs_time_reaches_a_current_server(
         await backend.aclose()
     assert res.outcome is Outcome.APPLIED and backend.sends_acted_at
     assert [b.get("p_acted_at") for b in sent] == [iso_time(acted)]
+    assert iso_time(acted).endswith("+00:00")
     with connect(stack.db_dsn) as c:
         assert task_row(c, tid)["claimed_at"] == acted
+
+
+async def test_a_time_without_a_zone_never_blocks_the_action(
+    stack: LocalStack, kitchen: Kitchen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(stack.db_dsn) as c:
+        tid = add_task(c, kitchen)
+    backend = await signed_in(stack, kitchen)
+    sent = count_rpc_posts(backend, monkeypatch)
+    try:
+        res = await backend.call_action(
+            Action.CLAIM,
+            tid,
+            kitchen.staff[0],
+            str(uuid.uuid4()),
+            "pass",
+            5.0,
+            acted_at=datetime(2026, 11, 25, 16, 41),
+        )
+    finally:
+        await backend.aclose()
+    assert res.outcome is Outcome.APPLIED
+    assert ["p_acted_at" in b for b in sent] == [False]  # the server stamps it
+    assert backend.sends_acted_at
 
 
 async def test_a_server_without_p_acted_at_gets_the_action_without_it(
