@@ -25,7 +25,12 @@ from urllib.parse import quote
 import httpx
 
 from caterking_display.config import read_env_file
-from caterking_display.kitchen_catalogue import NOTES, TASK_TEMPLATES
+from caterking_display.kitchen_catalogue import (
+    NOTES,
+    NOTES_BY_TITLE,
+    TASK_TEMPLATES,
+    allergens_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +147,7 @@ class KitchenSimulator:
         title, quantity, unit, station = self.rng.choice(TASK_TEMPLATES)
         priority = self.rng.choices([0, 1, 2], weights=[75, 15, 10])[0]
         due = now + timedelta(minutes=self.rng.randint(5, 120))
+        general_note = self.rng.choice(NOTES)
         row = {
             "tenant_id": self.kitchen.tenant_id,
             "kitchen_id": self.kitchen.kitchen_id,
@@ -149,7 +155,8 @@ class KitchenSimulator:
             "quantity": quantity,
             "unit": unit,
             "station": station,
-            "notes": self.rng.choice(NOTES),
+            "notes": NOTES_BY_TITLE.get(title, general_note),
+            "allergens": allergens_for(title),
             "priority": priority,
             "due_at": due.isoformat(),
         }

@@ -79,6 +79,9 @@ def add_task(conn: psycopg.Connection[dict[str, Any]], k: Kitchen, **cols: Any) 
     return tid
 
 
+NOT_SENT: Any = object()  # `call(acted_at=...)` default: the argument is left out
+
+
 def call(
     conn: psycopg.Connection[dict[str, Any]],
     claims: dict[str, Any],
@@ -87,14 +90,22 @@ def call(
     staff_id: Any,
     op_id: Any = None,
     device: str | None = "test-device",
+    acted_at: Any = NOT_SENT,
 ) -> dict[str, Any]:
+    """Call an action RPC with named arguments, as PostgREST does; ``acted_at`` adds
+    ``p_acted_at`` (None sends an explicit NULL)."""
     if op_id is None:
         op_id = str(uuid.uuid4())
+    args: tuple[Any, ...] = (task_id, staff_id, op_id, device)
+    extra = ""
+    if acted_at is not NOT_SENT:
+        extra = ", p_acted_at => %s"
+        args += (acted_at,)
     with as_claims(conn, claims):
         row = conn.execute(
             f"select public.{fn}(p_task_id => %s, p_staff_id => %s, p_op_id => %s, "
-            "p_device => %s) as r",
-            (task_id, staff_id, op_id, device),
+            f"p_device => %s{extra}) as r",
+            args,
         ).fetchone()
     assert row is not None
     result: dict[str, Any] = row["r"]

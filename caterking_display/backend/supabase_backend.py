@@ -63,6 +63,9 @@ class SupabaseBackend:
         self.anon_key = anon_key
         self._session: Session | None = None
         self._skew: timedelta | None = None
+        # False once the server showed its action RPCs lack p_acted_at (a project whose
+        # schema predates migration 0003): then actions go without it.
+        self._sends_acted_at = True
         self._http = httpx.AsyncClient(
             base_url=self.url,
             timeout=timeout,
@@ -221,26 +224,62 @@ class SupabaseBackend:
         op_id: str,
         device: str,
         timeout: float,  # noqa: ASYNC109
+        acted_at: datetime | None = None,
+    ) -> RpcResult:
+        rpc = Action(action).rpc
+        args: dict[str, Any] = {
+            "p_task_id": task_id,
+            "p_staff_id": staff_id,
+            "p_op_id": op_id,
+            "p_device": device,
+        }
+        if acted_at is not None and acted_at.utcoffset() is None:
+            # Never block a chef's action on a malformed time: let the server stamp it.
+            log.warning("%s: acted-at time without a time zone (%r), not sent", rpc, acted_at)
+            acted_at = None
+        if acted_at is None or not self._sends_acted_at:
+            return await self._call_rpc(rpc, args, timeout)
+        try:
+            return await self._call_rpc(rpc, {**args, "p_acted_at": iso_time(acted_at)}, timeout)
+        except ServerRefused as exc:
+            if not _lacks_function(exc):
+                raise
+        # No function with that argument: the schema is older than the app. The call
+        # was not run (same op id, so retrying is safe); the chef's action must not be
+        # refused for it, so send it as the old schema wants. If that works, remember.
+        result = await self._call_rpc(rpc, args, timeout)
+        if self._sends_acted_at:
+            log.warning(
+                "the server's %s has no p_acted_at (schema before 0003): actions are sent "
+                "without the time the chef acted until the app restarts",
+                rpc,
+            )
+        self._sends_acted_at = False
+        return result
+
+    @property
+    def sends_acted_at(self) -> bool:
+        """False once the server showed it lacks ``p_acted_at``."""
+        return self._sends_acted_at
+
+    async def _call_rpc(
+        self,
+        rpc: str,
+        args: dict[str, Any],
+        timeout: float,  # noqa: ASYNC109
     ) -> RpcResult:
         resp, _ = await self._request(
             "POST",
-            f"/rest/v1/rpc/{Action(action).rpc}",
-            json={
-                "p_task_id": task_id,
-                "p_staff_id": staff_id,
-                "p_op_id": op_id,
-                "p_device": device,
-            },
+            f"/rest/v1/rpc/{rpc}",
+            json=args,
             headers=self._rest_headers(),
             timeout=timeout,
         )
-        data = self._check(resp, Action(action).rpc)
+        data = self._check(resp, rpc)
         if isinstance(data, list) and len(data) == 1:
             data = data[0]
         if not isinstance(data, dict):
-            raise TransportError(
-                f"{Action(action).rpc}: unexpected reply {data!r:.100}", answered=True
-            )
+            raise TransportError(f"{rpc}: unexpected reply {data!r:.100}", answered=True)
         try:
             outcome = Outcome(str(data.get("outcome")))
         except ValueError as exc:
@@ -336,6 +375,18 @@ class SupabaseBackend:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def iso_time(value: datetime) -> str:
+    """An aware time as ISO 8601 with its offset, in UTC (``2026-11-25T16:41:07.5+00:00``)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"a time without a time zone: {value!r}")
+    return value.astimezone(UTC).isoformat()
+
+
+def _lacks_function(exc: ServerRefused) -> bool:
+    """PostgREST found no function with these argument names (PGRST202, 404)."""
+    return exc.status == 404 and exc.code == "PGRST202"
 
 
 def _json(resp: httpx.Response) -> Any:

@@ -149,7 +149,12 @@ class Backend(Protocol):
         op_id: str,
         device: str,
         timeout: float,  # noqa: ASYNC109
-    ) -> RpcResult: ...
+        acted_at: datetime | None = None,
+    ) -> RpcResult:
+        """Run one task action RPC. ``acted_at`` (aware) is when the chef acted, sent as
+        ``p_acted_at``; a server whose schema lacks that argument gets the call without
+        it (the server then stamps the arrival time)."""
+        ...
 
     async def fetch_board(self, kitchen_id: str, timeout: float = 10.0) -> BoardSnapshot: ...  # noqa: ASYNC109
 

@@ -1,7 +1,8 @@
 """Task actions (the four RPCs) and their optimistic local effect.
 
 The server decides; this only predicts what the server will most likely do, so the
-board can show a chef's action at once. The prediction mirrors DESIGN.md §3.
+board can show a chef's action at once. The prediction mirrors DESIGN.md §3 and the
+time rules of docs/database-contract.md.
 """
 
 from __future__ import annotations
@@ -30,9 +31,28 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
+def acted_time(task: Task, at: datetime) -> datetime:
+    """When the server will say the chef acted, for an action pressed at ``at``.
+
+    The server's rule (docs/database-contract.md): the caller's time, but never before
+    the task's previous change — its creation, claim or completion time as the row
+    holds them, or the latest applied action in the server's ledger. The ledger is not
+    on the board, so a release or reopen by someone else is the one bound this cannot
+    see. The server's other clamps (not after its now, nothing older than 24 h) need
+    its clock; ``at`` comes from a clock kept on server time, so they rarely apply.
+    """
+    bounds = [t for t in (task.created_at, task.claimed_at, task.completed_at) if t is not None]
+    return max([at, *bounds])
+
+
 def predict(task: Task, action: Action, staff_id: str, device: str, now: datetime) -> Task | None:
-    """The task as it would be if the server applied the action; None if it would not."""
+    """The task as it would be if the server applied the action; None if it would not.
+
+    ``now`` is when the chef pressed (the op's time); times are stamped as the server
+    will stamp them (``acted_time``), so the card does not move when it confirms.
+    """
     s = task.status
+    now = acted_time(task, now)
     if action is Action.CLAIM:
         if s is Status.PENDING:
             return task.evolve(

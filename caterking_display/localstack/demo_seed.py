@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from caterking_display.kitchen_catalogue import DEMO_STAFF, NOTES, TASK_TEMPLATES
+from caterking_display.kitchen_catalogue import (
+    DEMO_STAFF,
+    NOTES,
+    NOTES_BY_TITLE,
+    TASK_TEMPLATES,
+    allergens_for,
+)
 from caterking_display.localstack.auth import users
 
 if TYPE_CHECKING:
@@ -45,7 +51,8 @@ def demo_tasks(
             "priority": priority,
             "due_at": due.isoformat(),
             "status": "pending",
-            "notes": NOTES[i % len(NOTES)],
+            "notes": NOTES_BY_TITLE.get(title, NOTES[i % len(NOTES)]),
+            "allergens": allergens_for(title),
         }
         staff = staff_ids[i % len(staff_ids)]
         if due < now - timedelta(minutes=30) and i % 4 != 3:

@@ -151,8 +151,16 @@ class Outbox:
 
     async def _send(self, op: PendingOp) -> RpcResult:
         self.sent += 1
+        # op.created_at is when the chef pressed: the store took it from the injected
+        # clock, which the engine keeps on server time (measured skew).
         return await self._backend.call_action(
-            op.action, op.task_id, op.staff_id, op.op_id, op.device, self._settings.rpc_timeout
+            op.action,
+            op.task_id,
+            op.staff_id,
+            op.op_id,
+            op.device,
+            self._settings.rpc_timeout,
+            acted_at=op.created_at,
         )
 
     def _finish(self, op: PendingOp, result: RpcResult) -> None:

@@ -6,6 +6,7 @@ import argparse
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -34,6 +35,18 @@ def test_stack_starts_seeded_is_reused_and_stops(tmp_path: Path) -> None:
             assert demo.demo_password(stack_dir)
             # A second demo finds the same stack instead of starting another.
             assert demo.stack_env_if_up(stack_dir) == env
+            # The seeded board has something to show: allergens and notes.
+            key = env["SUPABASE_SERVICE_ROLE_KEY"]
+            r = httpx.get(
+                f"{env['SUPABASE_URL']}/rest/v1/tasks",
+                params={"select": "title,allergens,notes"},
+                headers={"apikey": key, "Authorization": f"Bearer {key}"},
+            )
+            seeded = {t["title"]: t for t in r.json()}
+            assert seeded["Dice onions"]["allergens"] == []
+            assert seeded["Dice onions"]["notes"] == "For the Hughes wedding — no garlic"
+            assert seeded["Lemon tart shells"]["allergens"] == ["gluten", "eggs", "milk"]
+            assert sum(1 for t in seeded.values() if t["allergens"]) >= 10
         finally:
             demo.stop(proc)
     assert proc.returncode == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from caterking_display.cli import main
+from caterking_display.kitchen_catalogue import NOTES, NOTES_BY_TITLE, allergens_for
 from caterking_display.localstack.embedded_pg import free_port
 from caterking_display.localstack.stack import LocalStack
 from caterking_display.simulate import KitchenSimulator
@@ -38,6 +39,14 @@ async def test_simulator_adds_claims_and_completes(stack: LocalStack, kitchen: K
             "where t.kitchen_id = %s",
             (kitchen.kitchen_id,),
         ).fetchone()
+        added = conn.execute(
+            "select title, allergens, notes from tasks where kitchen_id = %s",
+            (kitchen.kitchen_id,),
+        ).fetchall()
+    # Each task carries its dish's allergens and a note that fits it.
+    assert added and all(r["allergens"] == allergens_for(r["title"]) for r in added)
+    assert all(r["notes"] == NOTES_BY_TITLE.get(r["title"], r["notes"]) for r in added)
+    assert all(r["title"] in NOTES_BY_TITLE or r["notes"] in NOTES for r in added)
     by_status = {r["status"]: r["n"] for r in rows}
     assert by_status.get("done", 0) == sim.counts.get("complete:applied", 0)
     # Every action went through the idempotent RPCs, so the ledger saw each one.

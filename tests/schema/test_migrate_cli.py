@@ -22,12 +22,13 @@ def test_migrate_twice_on_plain_postgres(
     out = capsys.readouterr().out
     assert "applied 0001_kitchen_contract" in out
     assert "applied 0002_realtime_kitchen_channels" in out
+    assert "applied 0003_action_times_allergens" in out
     assert main(["migrate", "--db-url", url, "--with-supabase-base"]) == 0
     out = capsys.readouterr().out
     assert "nothing to apply" in out and "applied 0001" not in out
     with psycopg.connect(url) as c:
         n = c.execute("select count(*) from caterking_migrations.applied").fetchone()
-    assert n is not None and n[0] == 2
+    assert n is not None and n[0] == 3
 
 
 def test_migrate_without_base_on_plain_postgres_fails_clearly(

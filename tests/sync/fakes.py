@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from caterking_display.backend.types import (
@@ -28,6 +28,7 @@ class Call:
     task_id: str
     staff_id: str
     op_id: str
+    acted_at: datetime | None = None
 
 
 class FakeLink:
@@ -116,8 +117,9 @@ class FakeBackend:
         op_id: str,
         device: str,
         timeout: float,  # noqa: ASYNC109
+        acted_at: datetime | None = None,
     ) -> RpcResult:
-        self.calls.append(Call(action, task_id, staff_id, op_id))
+        self.calls.append(Call(action, task_id, staff_id, op_id, acted_at))
         if self.results:
             r = self.results.pop(0)
             if isinstance(r, Exception):

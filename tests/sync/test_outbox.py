@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from typing import Any
+from datetime import timedelta
 
 import pytest
 
@@ -14,7 +15,18 @@ from caterking_display.domain.task import Status
 from caterking_display.store import BoardStore
 from caterking_display.sync.outbox import Outbox
 from caterking_display.sync.settings import SyncSettings
-from tests.store.factory import BEN, MARIA, ME, STAFF, claimed, new_store, task, tid
+from tests.store.factory import (
+    BEN,
+    MARIA,
+    ME,
+    STAFF,
+    T0,
+    claimed,
+    make_clock,
+    new_store,
+    task,
+    tid,
+)
 from tests.sync.fakes import FakeBackend, transport
 
 
@@ -247,3 +259,26 @@ async def test_only_a_send_that_may_have_reached_the_server_blocks_withdrawal(
     await outbox.drain()
     assert between == [attempts]
     assert store.pending_ops() == [] and len(backend.calls) == 2
+
+
+async def test_each_action_carries_the_time_the_chef_pressed_even_when_sent_later() -> None:
+    clock = make_clock()
+    store = new_store(clock=clock)
+    store.replace_board([task(1), task(2)], STAFF)
+    backend = FakeBackend()
+
+    async def renew(stale: str | None) -> None:
+        pass
+
+    outbox = Outbox(store, backend, settings(), renew_token=renew)
+    op1 = store.enqueue(Action.CLAIM, tid(1), ME)
+    clock.advance(90)
+    op2 = store.enqueue(Action.COMPLETE, tid(2), ME)
+    clock.advance(180)  # the link comes back three minutes later
+    backend.results = [transport()]  # and the first try is lost: retried, same time
+    await outbox.drain()
+    assert [(c.op_id, c.acted_at) for c in backend.calls] == [
+        (op1.op_id, T0),
+        (op1.op_id, T0),
+        (op2.op_id, T0 + timedelta(seconds=90)),
+    ]

@@ -17,8 +17,20 @@ from caterking_display.domain.actions import Action
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Status
 from caterking_display.ui.app import BoardApp
+from caterking_display.ui.card_facts import ColumnId
 from tests.ui.conftest import LIVE, Server, build, wait_for
-from tests.ui.data import ANA, BEN, CHLOE, T0, busy_board, small_board, task, uid
+from tests.ui.data import (
+    ANA,
+    BEN,
+    CHLOE,
+    STAFF,
+    T0,
+    busy_board,
+    small_board,
+    staff,
+    task,
+    uid,
+)
 
 SMALL = (80, 24)
 LARGE = (160, 45)
@@ -53,6 +65,16 @@ def card_states() -> list[Any]:
             status=Status.DONE,
             claimed_by=BEN,
             completed_ago=4,
+        ),
+        task(
+            "Pipe choux buns for the Hughes wedding dessert table",
+            station="Pastry",
+            qty="200",
+            unit="pcs",
+            due_in=90,
+        ).evolve(
+            allergens=("gluten", "eggs", "milk"),
+            notes="Vanilla crème pât only — the bride is allergic to nuts. Label the tray.",
         ),
     ]
 
@@ -194,4 +216,114 @@ def test_never_synced_offline(snap_compare: Any) -> None:
     # Nothing ever synced: the columns and the banner must not look like a quiet kitchen.
     offline = SyncStatus(ConnectionState.OFFLINE, since=T0 - timedelta(minutes=3))
     app, _, _ = build([], synced=False, status=offline)
+    assert snap_compare(app, terminal_size=SMALL)
+
+
+# --- issue 8: trust on the kitchen floor ---------------------------------------------
+
+
+def _claimed_elsewhere(store: Any, task_id: str, by: str) -> Any:
+    base = store.confirmed(task_id)
+    assert base is not None
+    return base.evolve(
+        status=Status.CLAIMED,
+        claimed_by=by,
+        claimed_at=T0,
+        claimed_device="Pass display",
+        version=base.version + 1,
+    )
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_confirm_done_for_a_chef_on_another_device(
+    snap_compare: Any, size: tuple[int, int]
+) -> None:
+    app, _, _ = build(small_board())
+    assert snap_compare(app, terminal_size=size, press=["l", "d"])
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_recall_list(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(busy_board())
+    assert snap_compare(app, terminal_size=size, press=["r"])
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_task_details(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(card_states())
+
+    async def open_details(pilot: Pilot[Any]) -> None:
+        app.select(uid("task/Pipe choux buns for the Hughes wedding dessert table"))
+        await pilot.press("i")
+
+    assert snap_compare(app, terminal_size=size, run_before=open_details)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_undo_after_a_claim(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(small_board())
+    assert snap_compare(app, terminal_size=size, press=["enter", "2"])
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_lost_claim_note_over_the_column(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, store, _ = build(small_board())
+
+    async def lose(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter", "1")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        app.clear_notifications()
+        Server(store).conflict(_claimed_elsewhere(store, uid("task/Dice onions"), CHLOE))
+        await wait_for(pilot, lambda: bool(app._columns[ColumnId.DOING].notes))
+
+    assert snap_compare(app, terminal_size=size, run_before=lose)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_remote_claim_leaves_the_selection_in_place(
+    snap_compare: Any, size: tuple[int, int]
+) -> None:
+    app, store, _ = build(small_board())
+
+    async def taken(pilot: Pilot[Any]) -> None:
+        store.apply_server_task(_claimed_elsewhere(store, uid("task/Dice onions"), CHLOE))
+        await wait_for(pilot, lambda: bool(app._columns[ColumnId.TODO].notes))
+
+    assert snap_compare(app, terminal_size=size, run_before=taken)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_new_rush_alert(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, store, _ = build(small_board(), bell_on_rush=False)
+
+    async def rush(pilot: Pilot[Any]) -> None:
+        store.apply_server_task(
+            task("Emergency canapés", station="Pastry", priority=Priority.RUSH, due_in=15)
+        )
+        await wait_for(pilot, lambda: bool(app._rush_alert))
+
+    assert snap_compare(app, terminal_size=size, run_before=rush)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_paged_column_says_urgent_above(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, _, _ = build(busy_board())
+    assert snap_compare(app, terminal_size=size, press=["pagedown"])
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_picker_with_more_than_nine_chefs(snap_compare: Any, size: tuple[int, int]) -> None:
+    app, store, _ = build(small_board())
+    crew = [staff(f"Chef {chr(65 + n)}", f"C{chr(65 + n)}") for n in range(8)]
+    store.replace_board(small_board(), [*STAFF, *crew])
+    assert snap_compare(app, terminal_size=size, press=["enter", "0"])
+
+
+def test_help_small_screen_says_it_scrolls(snap_compare: Any) -> None:
+    app, _, _ = build(small_board())
+    assert snap_compare(app, terminal_size=SMALL, press=["question_mark"])
+
+
+def test_kiosk_mark(snap_compare: Any) -> None:
+    app, _, _ = build(small_board(), kiosk=True)
     assert snap_compare(app, terminal_size=SMALL)

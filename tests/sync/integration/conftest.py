@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from caterking_display.backend import SupabaseBackend
-from caterking_display.domain.clock import SystemClock
+from caterking_display.domain.clock import Clock, SystemClock
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
 from caterking_display.localstack.stack import LocalStack
 from caterking_display.store import BoardStore
@@ -62,9 +62,15 @@ class Clients:
     engines: list[SyncEngine] = field(default_factory=list)
 
     def make(
-        self, name: str, *, url: str | None = None, path: Path | None = None, **kw: Any
+        self,
+        name: str,
+        *,
+        url: str | None = None,
+        path: Path | None = None,
+        clock: Clock | None = None,
+        **kw: Any,
     ) -> SyncEngine:
-        clock = SystemClock()
+        clock = clock or SystemClock()
         store = BoardStore(path, clock, name)
         backend = SupabaseBackend(url or self.url, self.anon_key)
         eng = SyncEngine(store, backend, clock, fast_settings(self.device, name, **kw))
