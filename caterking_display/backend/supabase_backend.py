@@ -125,7 +125,9 @@ class SupabaseBackend:
             raise TransportError("timed out connecting", sent=False) from exc
         except httpx.ConnectError as exc:
             # No connection was made: the request never reached the server.
-            raise TransportError(f"cannot connect: {exc or type(exc).__name__}", sent=False) from exc
+            raise TransportError(
+                f"cannot connect: {exc or type(exc).__name__}", sent=False
+            ) from exc
         except httpx.TimeoutException as exc:
             raise TransportError(f"timed out ({type(exc).__name__})") from exc
         except (httpx.HTTPError, OSError) as exc:

@@ -320,9 +320,7 @@ class BoardStore:
         self._emit(changed)
         return True
 
-    def record_attempt(
-        self, op_id: str, error: str | None, *, reached_server: bool = True
-    ) -> None:
+    def record_attempt(self, op_id: str, error: str | None, *, reached_server: bool = True) -> None:
         """A send failed in transport: keep the error; the op stays queued.
 
         ``attempts`` counts the sends that may have reached the server (a reply lost on
