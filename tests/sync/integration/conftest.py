@@ -62,10 +62,16 @@ class Clients:
     engines: list[SyncEngine] = field(default_factory=list)
 
     def make(
-        self, name: str, *, url: str | None = None, path: Path | None = None, **kw: Any
+        self,
+        name: str,
+        *,
+        url: str | None = None,
+        path: Path | None = None,
+        store: BoardStore | None = None,
+        **kw: Any,
     ) -> SyncEngine:
         clock = SystemClock()
-        store = BoardStore(path, clock, name)
+        store = store or BoardStore(path, clock, name)
         backend = SupabaseBackend(url or self.url, self.anon_key)
         eng = SyncEngine(store, backend, clock, fast_settings(self.device, name, **kw))
         self.engines.append(eng)
