@@ -136,7 +136,11 @@ class BoardStore:
             except (OSError, StoreFormatError, sqlite3.Error) as exc:
                 log.error("store: cannot start a fresh %s (%s); keeping it in memory", path, exc)
         report = found.report(at=now, cause=cause, moved_to=moved, in_memory=True)
-        return cls(None, clock, device, salvaged=(found, report))
+        try:
+            return cls(None, clock, device, salvaged=(found, report))
+        except Exception:  # pragma: no cover - an in-memory database does not fail
+            log.exception("store: could not keep the salvaged rows even in memory")
+            return cls(None, clock, device)
 
     def close(self) -> None:
         with self._lock:

@@ -187,6 +187,26 @@ def test_the_report_survives_a_restart_until_acknowledged(tmp_path: Path) -> Non
     last.close()
 
 
+def test_a_malformed_schema_entry_does_not_hide_the_outbox(tmp_path: Path) -> None:
+    """SQLite refuses every query once one schema entry is malformed; the salvage reads
+    with ``writable_schema`` on, which lets the other tables be read."""
+    board = make_board(tmp_path / "board.sqlite3")
+    data = bytearray(board.path.read_bytes())
+    at = data.find(b"CREATE TABLE tasks (")
+    assert at > 0
+    data[at + 13 : at + 20] = b"ta(ks ("  # a syntax error in the tasks entry only
+    board.path.write_bytes(bytes(data))
+    with pytest.raises(sqlite3.DatabaseError, match="malformed database schema"):
+        with connect(board.path) as c:
+            c.execute("SELECT * FROM ops").fetchall()
+
+    s = reopen(board)
+    assert_carried(s, board, board.ops)
+    r = s.recovery
+    assert r is not None and r.ops_lost == 0 and r.layers == ("sqlite",)
+    s.close()
+
+
 # --- (b) garbage in a page of the ops table --------------------------------------------
 
 
