@@ -110,7 +110,8 @@ class BoardStore:
         ``<name>.corrupt-<timestamp>``; its unsent actions, not-applied list and meta are
         salvaged into a fresh file (``store.salvage``), and ``recovery`` reports what
         was kept and lost until ``acknowledge_recovery()``. If the fresh file cannot be
-        created, the store runs in memory with what was salvaged (logged as an error).
+        created, the store runs in memory with what was salvaged (logged as an error)
+        and the damaged file is put back, so the next start salvages it again.
         """
         try:
             return cls(path, clock, device, integrity_check=True)
@@ -135,6 +136,8 @@ class BoardStore:
                 return cls(path, clock, device, integrity_check=True, salvaged=(found, report))
             except (OSError, StoreFormatError, sqlite3.Error) as exc:
                 log.error("store: cannot start a fresh %s (%s); keeping it in memory", path, exc)
+                if _put_back(moved, path):  # so the next start salvages it again
+                    moved = None
         report = found.report(at=now, cause=cause, moved_to=moved, in_memory=True)
         try:
             return cls(None, clock, device, salvaged=(found, report))
@@ -553,3 +556,20 @@ def _move_aside(path: Path, now: datetime) -> Path:
         if side.exists():
             side.rename(target.with_name(target.name + suffix))
     return target
+
+
+def _put_back(moved: Path, path: Path) -> bool:
+    """Undo ``_move_aside`` after a fresh file could not be made (dropping what was
+    made of it, which holds nothing the damaged file lacks); False if that fails."""
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            side = moved.with_name(moved.name + suffix)
+            if side.exists():
+                side.rename(path.with_name(path.name + suffix))
+        moved.rename(path)
+    except OSError:
+        log.exception("store: could not put %s back as %s", moved, path)
+        return False
+    return True

@@ -393,14 +393,24 @@ def test_no_fresh_file_the_salvaged_ops_run_in_memory(
             raise sqlite3.OperationalError("disk I/O error")  # the fresh file
         return real(path, check=check)
 
+    damaged = board.path.read_bytes()
     monkeypatch.setattr(bs, "Persistence", flaky)
     s = reopen(board)
     assert opened == [board.path, board.path, None]
-    assert s.pending_ops() == board.ops and s.failed_actions() == board.failed
+    assert s.pending_ops() == board.ops and s.failed_actions() == board.failed  # still sent
     r = s.recovery
-    assert r is not None and r.in_memory and r.moved_to == aside(board)
-    assert r.ops_recovered == 10 and r.ops_lost == 0
+    assert r is not None and r.in_memory and r.ops_recovered == 10 and r.ops_lost == 0
+    # The damaged file is back where it was, so a restart salvages it again.
+    assert r.moved_to is None and board.path.read_bytes() == damaged
+    assert not list(tmp_path.glob("board.sqlite3.corrupt-*"))
     s.close()
+
+    monkeypatch.setattr(bs, "Persistence", real)  # the card works again
+    again = reopen(board)
+    assert again.pending_ops() == board.ops
+    r2 = again.recovery
+    assert r2 is not None and not r2.in_memory and r2.moved_to == aside(board)
+    again.close()
 
 
 def test_a_file_that_cannot_be_moved_is_salvaged_where_it_lies(
