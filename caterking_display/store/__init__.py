@@ -4,5 +4,6 @@ No Textual and no network imports (the UI and sync layers build on this).
 """
 
 from caterking_display.store.board_store import STAFF_CHANGED, BoardStore
+from caterking_display.store.salvage import DamageCause, RecoveryLayer, StoreRecovery
 
-__all__ = ["STAFF_CHANGED", "BoardStore"]
+__all__ = ["STAFF_CHANGED", "BoardStore", "DamageCause", "RecoveryLayer", "StoreRecovery"]

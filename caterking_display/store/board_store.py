@@ -37,8 +37,10 @@ from caterking_display.domain.board import (
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.task import Staff, Task
 from caterking_display.store import overlay as _overlay
+from caterking_display.store import salvage as _salvage
 from caterking_display.store.messages import conflict_message, rejected_message
-from caterking_display.store.persistence import Persistence, StoreFormatError
+from caterking_display.store.persistence import Persistence, StoreFormatError, StoreTooNewError
+from caterking_display.store.salvage import DamageCause, Salvage, StoreRecovery
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +61,23 @@ class BoardStore:
     """
 
     def __init__(
-        self, path: Path | None, clock: Clock, device: str, *, integrity_check: bool = False
+        self,
+        path: Path | None,
+        clock: Clock,
+        device: str,
+        *,
+        integrity_check: bool = False,
+        salvaged: tuple[Salvage, StoreRecovery] | None = None,
     ) -> None:
         self._clock = clock
         self._device = device
         self._lock = threading.RLock()
         self._db = Persistence(path, check=integrity_check)
         try:
+            if salvaged is not None:  # a fresh file taking over from a damaged one
+                _salvage.install(self._db, *salvaged)
             loaded = self._db.load()
+            recovery = _salvage.load_report(self._db)
         except BaseException:
             self._db.close()
             raise
@@ -91,28 +102,49 @@ class BoardStore:
         self._listeners: list[ChangeListener] = []
         self._notice_listeners: list[NoticeListener] = []
         self._closed = False
+        self._recovery: StoreRecovery | None = recovery
 
     @classmethod
     def open(cls, path: Path, clock: Clock, device: str) -> BoardStore:
         """Open the store file; never raises.
 
         A corrupt or unreadable file (or one from a newer app) is moved aside to
-        ``<name>.corrupt-<timestamp>`` with a warning and the store starts empty. If
-        even that fails, the store runs in memory (logged as an error).
+        ``<name>.corrupt-<timestamp>``; its unsent actions, not-applied list and meta are
+        salvaged into a fresh file (``store.salvage``), and ``recovery`` reports what
+        was kept and lost until ``acknowledge_recovery()``. If the fresh file cannot be
+        created, the store runs in memory with what was salvaged (logged as an error)
+        and the damaged file is put back, so the next start salvages it again.
         """
         try:
             return cls(path, clock, device, integrity_check=True)
         except (StoreFormatError, sqlite3.Error) as exc:
             log.warning("store: %s is unreadable (%s); moving it aside", path, exc)
+            too_new = isinstance(exc, StoreTooNewError)
+            cause = DamageCause.NEWER_VERSION if too_new else DamageCause.CORRUPT
         except OSError as exc:
             log.error("store: cannot open %s (%s); keeping the board in memory only", path, exc)
             return cls(None, clock, device)
+        now = clock.now()
+        moved: Path | None = None
         try:
-            moved = _move_aside(path, clock.now())
-            log.warning("store: unreadable store saved as %s; starting empty", moved)
-            return cls(path, clock, device, integrity_check=True)
-        except (OSError, StoreFormatError, sqlite3.Error) as exc:
-            log.error("store: cannot start a fresh %s (%s); keeping it in memory only", path, exc)
+            moved = _move_aside(path, now)
+            log.warning("store: unreadable store saved as %s; salvaging it", moved)
+        except OSError as exc:
+            log.error("store: cannot move %s aside (%s); salvaging it in place", path, exc)
+        found = _salvage.salvage_file(moved or path)
+        if moved is not None:
+            report = found.report(at=now, cause=cause, moved_to=moved, in_memory=False)
+            try:
+                return cls(path, clock, device, integrity_check=True, salvaged=(found, report))
+            except (OSError, StoreFormatError, sqlite3.Error) as exc:
+                log.error("store: cannot start a fresh %s (%s); keeping it in memory", path, exc)
+                if _put_back(moved, path):  # so the next start salvages it again
+                    moved = None
+        report = found.report(at=now, cause=cause, moved_to=moved, in_memory=True)
+        try:
+            return cls(None, clock, device, salvaged=(found, report))
+        except Exception:  # pragma: no cover - an in-memory database does not fail
+            log.exception("store: could not keep the salvaged rows even in memory")
             return cls(None, clock, device)
 
     def close(self) -> None:
@@ -481,6 +513,27 @@ class BoardStore:
             self._write(lambda c: self._db.set_meta(c, key, value), durable=True, best_effort=False)
             self._meta[key] = value
 
+    # --- recovery from a damaged file ------------------------------------------------
+
+    @property
+    def recovery(self) -> StoreRecovery | None:
+        """What was salvaged when a damaged file was replaced (None: nothing to report).
+        Kept across restarts until ``acknowledge_recovery()``."""
+        with self._lock:
+            return self._recovery
+
+    def acknowledge_recovery(self) -> None:
+        """Someone has seen the recovery report: forget it (on disk too)."""
+        with self._lock:
+            if self._recovery is None:
+                return
+            self._write(
+                lambda c: self._db.delete_state(c, _salvage.RECOVERY_STATE_KEY),
+                durable=True,
+                best_effort=True,
+            )
+            self._recovery = None
+
     # --- internals --------------------------------------------------------------------
 
     def _is_newer(self, task: Task) -> bool:
@@ -572,3 +625,20 @@ def _move_aside(path: Path, now: datetime) -> Path:
         if side.exists():
             side.rename(target.with_name(target.name + suffix))
     return target
+
+
+def _put_back(moved: Path, path: Path) -> bool:
+    """Undo ``_move_aside`` after a fresh file could not be made (dropping what was
+    made of it, which holds nothing the damaged file lacks); False if that fails."""
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            side = moved.with_name(moved.name + suffix)
+            if side.exists():
+                side.rename(path.with_name(path.name + suffix))
+        moved.rename(path)
+    except OSError:
+        log.exception("store: could not put %s back as %s", moved, path)
+        return False
+    return True

@@ -92,6 +92,10 @@ class StoreFormatError(Exception):
     """The file is not a store this version can read (corrupt, or from a newer app)."""
 
 
+class StoreTooNewError(StoreFormatError):
+    """The file was written by a newer version of the app (a schema this one cannot read)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """Everything read from the file at open."""
@@ -152,7 +156,7 @@ class Persistence:
                 raise StoreFormatError(f"integrity check failed: {result[:3]!r}")
         version = int(c.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
-            raise StoreFormatError(
+            raise StoreTooNewError(
                 f"store file has schema version {version}; this app reads up to {SCHEMA_VERSION}"
             )
         while version < SCHEMA_VERSION:
@@ -221,16 +225,7 @@ class Persistence:
                 " ORDER BY seq"
             ):
                 try:
-                    failed.append(
-                        FailedAction(
-                            op=_op_from_db(r[:8]),
-                            outcome=str(r[8]),
-                            reason=r[9],
-                            task_title=r[10],
-                            at=_parse_ts(r[11]),
-                            message=r[12],
-                        )
-                    )
+                    failed.append(_failed_from_db(r))
                 except (ValueError, TypeError) as exc:
                     log.warning("store: dropping unreadable failed action %s: %s", r[0], exc)
             meta = {k: v for k, v in c.execute("SELECT key, value FROM meta")}
@@ -247,6 +242,24 @@ class Persistence:
                 t.executemany("DELETE FROM staff WHERE id=?", [(i,) for i in bad_staff])
                 t.executemany("DELETE FROM ops WHERE op_id=?", [(i,) for i in bad_ops])
         return Loaded(tasks, tombstones, staff, ops, failed, meta, saved_at)
+
+    def get_state(self, key: str) -> str | None:
+        """A ``store_state`` value (None when absent)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM store_state WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def set_state(c: sqlite3.Connection, key: str, value: str) -> None:
+        c.execute(
+            "INSERT INTO store_state(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    @staticmethod
+    def delete_state(c: sqlite3.Connection, key: str) -> None:
+        c.execute("DELETE FROM store_state WHERE key=?", (key,))
 
     # --- confirmed rows --------------------------------------------------------
 
@@ -306,11 +319,13 @@ class Persistence:
     # --- outbox ------------------------------------------------------------------
 
     @staticmethod
-    def insert_op(c: sqlite3.Connection, op: PendingOp) -> None:
+    def insert_op(c: sqlite3.Connection, op: PendingOp, seq: int | None = None) -> None:
+        """Queue ``op``; ``seq`` keeps its place from another file (salvage), else next."""
         c.execute(
-            "INSERT INTO ops(op_id, action, task_id, staff_id, device, created_at, attempts,"
-            " last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ops(seq, op_id, action, task_id, staff_id, device, created_at, attempts,"
+            " last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                seq,
                 op.op_id,
                 op.action.value,
                 op.task_id,
@@ -334,13 +349,14 @@ class Persistence:
         c.execute("DELETE FROM ops WHERE op_id=?", (op_id,))
 
     @staticmethod
-    def insert_failed(c: sqlite3.Connection, fa: FailedAction) -> None:
+    def insert_failed(c: sqlite3.Connection, fa: FailedAction, seq: int | None = None) -> None:
         op = fa.op
         c.execute(
-            "INSERT INTO failed_actions(op_id, action, task_id, staff_id, device, created_at,"
-            " attempts, last_error, outcome, reason, task_title, at, message)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO failed_actions(seq, op_id, action, task_id, staff_id, device,"
+            " created_at, attempts, last_error, outcome, reason, task_title, at, message)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                seq,
                 op.op_id,
                 op.action.value,
                 op.task_id,
@@ -388,6 +404,18 @@ def _decode_rows(
             log.warning("store: dropping unreadable %s row %s: %s", what, row_id, exc)
             bad.append(row_id)
     return good, bad
+
+
+def _failed_from_db(r: tuple[Any, ...]) -> FailedAction:
+    """A failed_actions row (op columns, outcome, reason, task_title, at, message)."""
+    return FailedAction(
+        op=_op_from_db(r[:8]),
+        outcome=str(r[8]),
+        reason=r[9],
+        task_title=r[10],
+        at=_parse_ts(r[11]),
+        message=r[12],
+    )
 
 
 def _op_from_db(r: tuple[Any, ...]) -> PendingOp:

@@ -1,4 +1,5 @@
-"""Opening the file: corrupt files are moved aside, meta persists."""
+"""Opening the file: corrupt files are moved aside (and salvaged: see
+test_store_salvage.py), meta persists."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def test_garbage_file_is_moved_aside_and_a_fresh_store_opens(
     assert aside.name == "board.db.corrupt-20250314T093000Z"
     assert aside.read_bytes() == garbage
     assert any("unreadable" in r.getMessage() for r in caplog.records)
+    report = s.recovery  # nothing readable: nothing carried, and the loss is unknown
+    assert report is not None and report.moved_to == aside
+    assert (report.ops_recovered, report.ops_lost, report.layers) == (0, None, ())
     # the fresh file works and persists
     s.replace_board([task(1)], STAFF)
     op = s.enqueue(Action.CLAIM, tid(1), ME)
@@ -35,6 +39,7 @@ def test_garbage_file_is_moved_aside_and_a_fresh_store_opens(
     again = BoardStore.open(path, make_clock(), DEVICE)
     assert [o.op_id for o in again.pending_ops()] == [op.op_id]
     assert len(list(tmp_path.glob("board.db.corrupt-*"))) == 1
+    assert again.recovery == report  # until someone acknowledges it
     again.close()
 
 
@@ -52,6 +57,9 @@ def test_file_from_a_newer_app_is_moved_aside(tmp_path: Path) -> None:
         c.execute("PRAGMA user_version=99")
     s = BoardStore.open(path, make_clock(), DEVICE)
     assert len(list(tmp_path.glob("board.db.corrupt-*"))) == 1
+    report = s.recovery
+    assert report is not None and report.cause == "newer_version"
+    assert report.ops_lost == 0  # its schema was readable and held no outbox
     s.close()
     with sqlite3.connect(path) as c:
         assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -68,10 +68,11 @@ class Clients:
         url: str | None = None,
         path: Path | None = None,
         clock: Clock | None = None,
+        store: BoardStore | None = None,
         **kw: Any,
     ) -> SyncEngine:
         clock = clock or SystemClock()
-        store = BoardStore(path, clock, name)
+        store = store or BoardStore(path, clock, name)
         backend = SupabaseBackend(url or self.url, self.anon_key)
         eng = SyncEngine(store, backend, clock, fast_settings(self.device, name, **kw))
         self.engines.append(eng)
