@@ -38,6 +38,7 @@ REGISTRY: tuple[BoardAction, ...] = (
         "failed", "f", "failed_actions", "List actions that were not applied", "Not applied"
     ),
     BoardAction("help", "question_mark", "help", "Show this help", "Help"),
+    BoardAction("dismiss", "escape", "dismiss", "Close notes over the columns and notices"),
     BoardAction("up", "up,k", "move('up')", "Select the task above"),
     BoardAction("down", "down,j", "move('down')", "Select the task below"),
     BoardAction("left", "left,h", "move('left')", "Select in the column to the left"),

@@ -53,6 +53,7 @@ from caterking_display.ui.card_facts import (
 from caterking_display.ui.change_words import UNKNOWN_CHEF, change_note, shown_state, what_changed
 from caterking_display.ui.messages import BoardChanged, NoticeReceived, SyncStatusChanged
 from caterking_display.ui.ports import LAST_STAFF_META, STAFF_CHANGED, BoardSource
+from caterking_display.ui.recovery_words import recovery_words
 from caterking_display.ui.screens.confirm import ConfirmScreen
 from caterking_display.ui.screens.failed_actions import FailedActionsScreen
 from caterking_display.ui.screens.help import HelpScreen
@@ -68,6 +69,7 @@ from caterking_display.ui.widgets.announcement import Announcement
 from caterking_display.ui.widgets.column import Column
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
 from caterking_display.ui.widgets.status_line import HeaderFacts, StatusLine
+from caterking_display.ui.widgets.store_notice import StoreNotice
 from caterking_display.ui.widgets.task_card import TaskCard
 
 _STYLES = Path(__file__).parent / "styles"
@@ -155,6 +157,7 @@ class BoardApp(App[None], inherit_bindings=False):
         self._banner = ConnectionBanner(self._banner_facts(), id="banner")
         self._announcement = Announcement(id="announcement")
         self._bar = ActionBar(self.keymap, id="action-bar")
+        self._store_notice = StoreNotice(id="store-notice")
 
     # ----------------------------------------------------------------- layout
 
@@ -162,6 +165,7 @@ class BoardApp(App[None], inherit_bindings=False):
         yield self._header
         yield self._banner
         yield self._announcement
+        yield self._store_notice
         with Horizontal(id="board"):
             for column_id in ColumnId:
                 column = Column(column_id, self._cards, self._is_selected)
@@ -176,6 +180,8 @@ class BoardApp(App[None], inherit_bindings=False):
         self._unsubscribe.append(self.store.subscribe(self._on_store_changed))
         self._unsubscribe.append(self.store.notices_subscribe(self._on_notice))
         self._apply_status()
+        recovery = self.store.recovery
+        self._store_notice.set_message(recovery_words(recovery) if recovery else None)
         self._dirty_all = True
         self._sync_board()
         self._loaded = True
@@ -240,8 +246,16 @@ class BoardApp(App[None], inherit_bindings=False):
         notice = message.notice
         column = self._column_for(notice.task_id)
         now = self.clock.monotonic()
+        vt = self.store.get(notice.task_id) if notice.task_id else None
+        slot = self._undo
+        if slot is not None and any(d.step.task_id == notice.task_id for d in slot.done):
+            self._undo = None  # the server did not apply it: there is nothing to take back
+            self._update_undo(now)
         if notice.kind is NoticeKind.CONFLICT:
-            column.add_note(f"Not applied: {notice.message}", "warning", now + CONFLICT_TIMEOUT)
+            title = f"{vt.task.title}: " if vt else ""
+            column.add_note(
+                f"{title}not applied — {notice.message}", "warning", now + CONFLICT_TIMEOUT
+            )
         elif notice.kind is NoticeKind.REJECTED:
             key = registry.keys_for("failed", self.keymap).split(", ")[0]
             column.add_note(
@@ -742,8 +756,7 @@ class BoardApp(App[None], inherit_bindings=False):
         """Choose a finished task to put back (newest first, with who and when)."""
         done = sorted(
             (vt for vt in self.store.view().tasks.values() if vt.task.status is Status.DONE),
-            key=finished_at,
-            reverse=True,
+            key=lambda vt: (-finished_at(vt).timestamp(), vt.task.title, vt.task.id),
         )
         items = [
             RecallItem(
@@ -912,6 +925,17 @@ class BoardApp(App[None], inherit_bindings=False):
             TaskDetailScreen(vt, self._staff, self.now, self.tz, self._staff_name),
             callback=chosen,
         )
+
+    def on_store_notice_dismissed(self, _message: StoreNotice.Dismissed) -> None:
+        self.action_dismiss()
+
+    def action_dismiss(self) -> None:
+        """Esc on the board: close the notes over the columns and a read notice."""
+        for column in self._columns.values():
+            column.clear_notes()
+        if self._store_notice.message is not None:
+            self.store.acknowledge_recovery()
+            self._store_notice.set_message(None)
 
     def action_cycle_station(self) -> None:
         stations = list(self.settings.stations) or sorted(

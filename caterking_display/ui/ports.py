@@ -10,6 +10,7 @@ from typing import Protocol
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.board import BoardView, FailedAction, Notice, PendingOp, ViewTask
+from caterking_display.store import StoreRecovery
 
 STAFF_CHANGED = "__staff__"
 """The id a store listener receives when staff (names, active flags) changed."""
@@ -34,6 +35,11 @@ class BoardSource(Protocol):
     def withdraw(self, op_ids: Iterable[str]) -> bool: ...
 
     def failed_actions(self) -> list[FailedAction]: ...
+
+    @property
+    def recovery(self) -> StoreRecovery | None: ...
+
+    def acknowledge_recovery(self) -> None: ...
 
     def get_meta(self, key: str) -> str | None: ...
 

@@ -253,7 +253,8 @@ async def test_conflict_snaps_back_and_says_who_holds_it_over_the_column() -> No
         Server(store).conflict(winner)
         doing = app._columns[ColumnId.DOING]
         await wait_for(pilot, lambda: bool(doing.notes))
-        assert "Not applied: Already claimed by Chloe Martin" in doing.notes[0].text
+        assert doing.notes[0].text == "Dice onions: not applied — Already claimed by Chloe Martin"
+        assert app.query_one("#bar-undo").disabled  # nothing to take back
         assert doing.notes[0].until - app.clock.monotonic() == 60  # a minute, or a tap
         card = app._cards[DICE]
         assert not widget(app, DICE).has_class("-syncing")

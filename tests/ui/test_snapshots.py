@@ -8,17 +8,20 @@ by an autouse fixture in conftest.py.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from caterking_display.domain.actions import Action
+from caterking_display.domain.clock import FixedClock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Status
+from caterking_display.store import BoardStore
 from caterking_display.ui.app import BoardApp
 from caterking_display.ui.card_facts import ColumnId
-from tests.ui.conftest import LIVE, Server, build, wait_for
+from tests.ui.conftest import LIVE, SETTINGS, Server, build, wait_for
 from tests.ui.data import (
     ANA,
     BEN,
@@ -166,7 +169,7 @@ def test_picker(snap_compare: Any, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", BOTH)
-def test_conflict_toast(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_conflict_note(snap_compare: Any, size: tuple[int, int]) -> None:
     app, store, _ = build(small_board(), skip_picker=True, default_staff_id=ANA)
 
     async def conflict(pilot: Pilot[Any]) -> None:
@@ -319,11 +322,23 @@ def test_picker_with_more_than_nine_chefs(snap_compare: Any, size: tuple[int, in
     assert snap_compare(app, terminal_size=size, press=["enter", "0"])
 
 
-def test_help_small_screen_says_it_scrolls(snap_compare: Any) -> None:
-    app, _, _ = build(small_board())
-    assert snap_compare(app, terminal_size=SMALL, press=["question_mark"])
-
-
 def test_kiosk_mark(snap_compare: Any) -> None:
     app, _, _ = build(small_board(), kiosk=True)
     assert snap_compare(app, terminal_size=SMALL)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_damaged_board_file_notice(
+    snap_compare: Any, size: tuple[int, int], tmp_path: Path
+) -> None:
+    path = tmp_path / "board.sqlite3"
+    first = BoardStore(path, FixedClock(T0), "wall-1")
+    first.replace_board(small_board(), STAFF)
+    for name in ("Dice onions", "Blanch green beans"):
+        first.enqueue(Action.CLAIM, uid(f"task/{name}"), ANA)
+    first.close()
+    with path.open("r+b") as f:
+        f.write(b"\xab" * 100)
+    store = BoardStore.open(path, FixedClock(T0), "wall-1")
+    app = BoardApp(store, FixedClock(T0), SETTINGS, status=LIVE)
+    assert snap_compare(app, terminal_size=size)

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from caterking_display.domain.actions import Action
+from caterking_display.domain.clock import FixedClock
 from caterking_display.domain.task import Priority, Staff, Status
+from caterking_display.store import BoardStore
 from caterking_display.ui.app import BoardApp
 from caterking_display.ui.card_facts import ColumnId
 from caterking_display.ui.screens.confirm import ConfirmScreen
@@ -20,14 +22,16 @@ from caterking_display.ui.screens.staff_picker import StaffPicker
 from caterking_display.ui.screens.task_detail import TaskDetailScreen
 from caterking_display.ui.widgets.action_bar import BarButton
 from caterking_display.ui.widgets.status_line import StatusLine
+from caterking_display.ui.widgets.store_notice import StoreNotice
 from caterking_display.ui.widgets.task_card import TaskCard
-from tests.ui.conftest import Server, build, wait_for
+from tests.ui.conftest import LIVE, SETTINGS, Server, build, wait_for
 from tests.ui.data import (
     ANA,
     BEN,
     CHLOE,
     KITCHEN,
     STAFF,
+    T0,
     TENANT,
     small_board,
     task,
@@ -321,7 +325,7 @@ async def test_a_paged_column_says_how_many_urgent_cards_sit_above() -> None:
         await pilot.press("pagedown")
         await wait_for(pilot, lambda: todo.page_start > 0)
         title = str(todo.query_one(".column-title").render())
-        assert "▲ 3 urgent above" in title, title
+        assert "▲ 3 urgent" in title, title
 
 
 async def test_a_minute_without_input_takes_every_column_back_to_its_first_page() -> None:
@@ -362,7 +366,7 @@ async def test_notes_and_allergens_show_on_the_card_and_in_full_in_the_details()
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
         detail = " ".join(screen_text(app).split())
-        assert "Gluten, Eggs, Milk" in detail
+        assert "⚠ GLUTEN · EGGS · MILK" in detail
         assert "table numbers before service." in detail
 
 
@@ -450,3 +454,36 @@ async def test_a_status_before_the_columns_exist_is_not_lost() -> None:
         await wait_for(pilot, lambda: app.status.state is ConnectionState.OFFLINE)
         texts = [str(s.render()) for s in app.query(".column-empty").results()]
         assert all("No board yet" in t for t in texts), texts
+
+
+# --- 4. a damaged board file ---------------------------------------------------------
+
+
+def damaged_store(tmp_path: Path) -> BoardStore:
+    """A board file with two unsent claims whose header is then overwritten."""
+    path = tmp_path / "board.sqlite3"
+    clock = FixedClock(T0)
+    first = BoardStore(path, clock, "wall-1")
+    first.replace_board(small_board(), STAFF)
+    first.enqueue(Action.CLAIM, DICE, ANA)
+    first.enqueue(Action.CLAIM, BEANS, BEN)
+    first.close()
+    with path.open("r+b") as f:
+        f.write(b"\xab" * 100)
+    return BoardStore.open(path, clock, "wall-1")
+
+
+async def test_a_damaged_board_file_is_reported_until_someone_reads_it(tmp_path: Path) -> None:
+    store = damaged_store(tmp_path)
+    assert len(store.pending_ops()) == 2
+    app = BoardApp(store, FixedClock(T0), SETTINGS, status=LIVE)
+    async with app.run_test(size=SIZE) as pilot:
+        notice = app.query_one(StoreNotice)
+        assert notice.display
+        text = str(notice.render())
+        assert "Board file was damaged: 2 unsent actions recovered, 0 lost." in text
+        assert "They will be sent as usual." in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not notice.display)
+    assert store.recovery is None  # read: not shown again after a restart
+    store.close()

@@ -51,8 +51,9 @@ def detail_table(
         return f"{fmt_minutes(minutes)} ago" if minutes else "just now"
 
     if t.allergens:
-        words = ", ".join(ALLERGEN_LABELS.get(a, a) for a in t.allergens)
-        table.add_row(Text("Allergens", "bold reverse"), Text(f"⚠ {words}", "bold"))
+        words = " · ".join(ALLERGEN_LABELS.get(a, a).upper() for a in t.allergens)
+        # The cards' allergen colour: used for nothing else on the board.
+        table.add_row("Allergens", Text(f" ⚠ {words} ", "bold #000000 on #D946EF"))
     qty = fmt_quantity(t.quantity, t.unit)
     table.add_row("Quantity", qty or "—")
     table.add_row("Station", t.station or "—")

@@ -292,14 +292,22 @@ class Column(Vertical):
         self.query_one(".column-title", Static).update(self._title_text())
 
     def _title_text(self) -> Text:
-        text = Text(f"{COLUMN_TITLES[self.column_id]} · {len(self._entries)}")
+        """ "To do · 16  (5–8)  ▲ 4 urgent above": the marker outranks the page range."""
+        name = f"{COLUMN_TITLES[self.column_id]} · {len(self._entries)}"
+        span = ""
         if self.page_start > 0 or self.page_end < len(self._entries):
-            last = max(self.page_start + 1, self.page_end)
-            text.append(f"  ({self.page_start + 1}–{last})")
+            span = f"  ({self.page_start + 1}–{max(self.page_start + 1, self.page_end)})"
         urgent = self.urgent_above() if self.page_start else 0
-        if urgent:
-            text.append(f"  ▲ {urgent} urgent above", "bold reverse")
-        return text
+        room = self.size.width - 2 if self.size.width else 999  # the title's padding
+        markers = (
+            [f"▲ {urgent} urgent above", f"▲ {urgent} urgent", f"▲{urgent}"] if urgent else [""]
+        )
+        for marker in markers:
+            for middle in (span, ""):
+                gap = "  " if marker else ""
+                if len(name) + len(middle) + len(gap) + len(marker) <= room:
+                    return Text.assemble(name, middle, gap, (marker, "bold reverse"))
+        return Text.assemble(name, " ", (markers[-1], "bold reverse"))
 
     def _layout_pages(self) -> None:
         """Choose the room for cards, whether page buttons are needed, and the slots."""
