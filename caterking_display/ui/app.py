@@ -264,6 +264,14 @@ class BoardApp(App[None], inherit_bindings=False):
         else:
             column.add_note(notice.message, "info", now + INFO_NOTE_SECONDS)
 
+    def _say(
+        self, task_id: str | None, text: str, *, warn: bool = False, seconds: float = 6
+    ) -> None:
+        """A short answer to what the chef just did, over the task's column (where they
+        are looking; never over the page buttons or a card's action button)."""
+        level = "warning" if warn else "info"
+        self._column_for(task_id).add_note(text, level, self.clock.monotonic() + seconds)
+
     def _column_for(self, task_id: str | None) -> Column:
         """The column a task shows in, else the selected one, else To do."""
         for tid in (task_id, self.selected_id):
@@ -642,12 +650,11 @@ class BoardApp(App[None], inherit_bindings=False):
             return False
         vt = self.store.get(task_id)
         title = vt.task.title if vt else "This task"
-        self.notify(
+        self._say(
+            task_id,
             f"{title} just changed: {guard[1]}. Look again, then press again.",
-            title="Just changed",
-            severity="warning",
-            timeout=GUARD_SECONDS + 2,
-            markup=False,
+            warn=True,
+            seconds=GUARD_SECONDS + 2,
         )
         return True
 
@@ -662,7 +669,7 @@ class BoardApp(App[None], inherit_bindings=False):
             self.action_done()
         elif vt.task.status is Status.DONE:
             key = registry.keys_for("recall", self.keymap).split(", ")[0]
-            self.notify(f"Already done. To put it back, press {key} (Recall).", timeout=5)
+            self._say(vt.task.id, f"Already done. To put it back, press {key} (Recall).")
 
     def action_claim(self) -> None:
         vt = self._selected_task()
@@ -671,10 +678,8 @@ class BoardApp(App[None], inherit_bindings=False):
         t = vt.task
         if t.status is not Status.PENDING:
             who = self._staff_name(t.claimed_by) if t.status is Status.CLAIMED else ""
-            self.notify(
-                f"Already claimed by {who}." if who else "Only a waiting task can be claimed.",
-                timeout=5,
-                markup=False,
+            self._say(
+                t.id, f"Already claimed by {who}." if who else "Only a waiting task can be claimed."
             )
             return
         self._ask_and_enqueue(Action.CLAIM, vt, f"Who is claiming “{t.title}”?")
@@ -712,7 +717,7 @@ class BoardApp(App[None], inherit_bindings=False):
         elif t.status is Status.PENDING:
             self._ask_and_enqueue(Action.COMPLETE, vt, f"Who finished “{t.title}”?")
         else:
-            self.notify("That task is already done.", timeout=5)
+            self._say(t.id, "That task is already done.")
 
     def action_release(self) -> None:
         vt = self._selected_task()
@@ -720,7 +725,7 @@ class BoardApp(App[None], inherit_bindings=False):
             return
         t = vt.task
         if t.status is not Status.CLAIMED or t.claimed_by is None:
-            self.notify("Only a claimed task can be released.", timeout=5)
+            self._say(t.id, "Only a claimed task can be released.")
             return
         if not self._elsewhere(t):
             self._enqueue(Action.RELEASE, t, t.claimed_by, remember=False)
@@ -746,7 +751,7 @@ class BoardApp(App[None], inherit_bindings=False):
                 return
             now = self.store.get(t.id)
             if now is None or shown_state(now.task) != seen:
-                self.notify(f"{t.title} changed meanwhile: nothing was done.", timeout=8)
+                self._say(t.id, f"{t.title} changed meanwhile: nothing was done.", warn=True)
                 return
             self._enqueue(action, now.task, staff_id, remember=False)
 
@@ -783,7 +788,7 @@ class BoardApp(App[None], inherit_bindings=False):
             if vt is None:
                 return
             if vt.task.status is not Status.DONE:
-                self.notify(f"{vt.task.title} is no longer done.", timeout=5, markup=False)
+                self._say(vt.task.id, f"{vt.task.title} is no longer done.")
                 return
             self._ask_and_enqueue(
                 Action.REOPEN, vt, f"Who is putting “{vt.task.title}” back in To do?"
@@ -827,15 +832,7 @@ class BoardApp(App[None], inherit_bindings=False):
             (Done(Step(action, before.id, staff_id), op_id[0], before, before.title),),
             self.clock.monotonic() + UNDO_SECONDS,
         )
-        key = registry.keys_for("undo", self.keymap).split(", ")[0]
-        who = self._staff_name(staff_id)
-        self.notify(
-            f"{VERB_PAST[action]}: {before.title}"
-            + (f" ({who})" if who else "")
-            + f" · {key} to undo",
-            timeout=UNDO_SECONDS,
-            markup=False,
-        )
+        # No message: the card moved under the selection, and the Undo button lit up.
         self._update_undo(self.clock.monotonic())
 
     def _queue(self, steps: list[Step]) -> list[str] | None:
@@ -883,7 +880,7 @@ class BoardApp(App[None], inherit_bindings=False):
         """Take back the last action of this board, within UNDO_SECONDS."""
         slot, mono = self._undo, self.clock.monotonic()
         if slot is None or not slot.live(mono):
-            self.notify("Nothing to undo: only the last action, within 5 seconds.", timeout=5)
+            self._say(self.selected_id, "Nothing to undo: only the last action, within 5 s.")
             return
         self._undo = None
         self._update_undo(mono)
@@ -902,11 +899,12 @@ class BoardApp(App[None], inherit_bindings=False):
             self._follow({d.step.task_id for d in slot.done})
         if compensations:
             self._queue(compensations)
+        first = slot.done[0].step.task_id
         if not withdrawn and not compensations:
-            self.notify(f"Nothing to undo: {titles} was not applied.", timeout=5, markup=False)
+            self._say(first, f"Nothing to undo: {titles} was not applied.")
             return
-        how = "before it was sent" if not compensations else "sent to the server"
-        self.notify(f"Undone: {VERB_PAST[slot.action].lower()} {titles} ({how})", timeout=5)
+        how = "it was never sent" if not compensations else "the server is told"
+        self._say(first, f"Undone: {VERB_PAST[slot.action].lower()} {titles} ({how}).")
 
     def action_details(self) -> None:
         vt = self._selected_task()

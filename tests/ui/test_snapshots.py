@@ -180,7 +180,7 @@ def test_conflict_note(snap_compare: Any, size: tuple[int, int]) -> None:
         Server(store).conflict(
             base.evolve(status=Status.CLAIMED, claimed_by=CHLOE, claimed_at=T0, version=2)
         )
-        await wait_for(pilot, lambda: bool(app._notifications))
+        await wait_for(pilot, lambda: any(c.notes for c in app._columns.values()))
 
     assert snap_compare(app, terminal_size=size, run_before=conflict)
 

@@ -59,8 +59,9 @@ def widget(app: BoardApp, task_id: str) -> TaskCard:
     return card
 
 
-def toasts(app: BoardApp) -> list[str]:
-    return [n.message for n in app._notifications]
+def notes(app: BoardApp) -> list[str]:
+    """What the board says over its columns, newest first per column."""
+    return [n.text for column in app._columns.values() for n in column.notes]
 
 
 def claimed_elsewhere(store, task_id: str, by: str, version: int = 2):  # type: ignore[no-untyped-def]
@@ -103,7 +104,7 @@ async def test_the_lost_claim_of_the_report_cannot_complete_as_the_winner() -> N
         Server(store).conflict(claimed_elsewhere(store, DICE, CHLOE))
         await wait_for(pilot, lambda: app._cards[DICE].facts.who == "Chloe Martin")
         await pilot.press("enter")  # at once: "it just changed under my finger"
-        await wait_for(pilot, lambda: any("just changed" in t for t in toasts(app)))
+        await wait_for(pilot, lambda: any("just changed" in t for t in notes(app)))
         assert store.pending_ops() == [] and not isinstance(app.screen, ConfirmScreen)
         assert widget(app, DICE).has_class("-changed")
         clock.advance(3.5)
@@ -126,8 +127,8 @@ async def test_a_tap_on_a_card_that_just_changed_is_ignored_and_says_why() -> No
         start = card.button_x()
         assert start is not None
         await pilot.click(card, offset=(start + 1, 1))
-        await wait_for(pilot, lambda: any("just changed" in t for t in toasts(app)))
-        assert "claimed by Ben Okafor on Pass display" in " ".join(toasts(app))
+        await wait_for(pilot, lambda: any("just changed" in t for t in notes(app)))
+        assert "claimed by Ben Okafor on Pass display" in " ".join(notes(app))
         assert not isinstance(app.screen, ConfirmScreen) and store.pending_ops() == []
         clock.advance(3.5)
         await pilot.pause()
@@ -210,7 +211,7 @@ async def test_undo_expires_after_five_seconds() -> None:
         await pilot.press("z")
         await pilot.pause()
         assert ops(store) == [(Action.CLAIM, DICE, ANA)]
-        assert any("Nothing to undo" in t for t in toasts(app))
+        assert any("Nothing to undo" in t for t in notes(app))
 
 
 async def test_undo_of_a_recall_completes_again_as_the_chef_who_finished_it() -> None:
