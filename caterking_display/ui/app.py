@@ -63,7 +63,7 @@ from caterking_display.ui.screens.task_detail import TaskDetailScreen
 from caterking_display.ui.settings import UISettings
 from caterking_display.ui.status_text import BannerFacts, BannerLevel, banner_facts
 from caterking_display.ui.themes import THEMES, theme_name
-from caterking_display.ui.undo import UNDO_SECONDS, VERB_PAST, Done, Step, UndoSlot, compensation
+from caterking_display.ui.undo import UNDO_SECONDS, VERB_NOUN, Done, Step, UndoSlot, compensation
 from caterking_display.ui.widgets.action_bar import ActionBar
 from caterking_display.ui.widgets.announcement import Announcement
 from caterking_display.ui.widgets.column import Column
@@ -904,7 +904,7 @@ class BoardApp(App[None], inherit_bindings=False):
             self._say(first, f"Nothing to undo: {titles} was not applied.")
             return
         how = "it was never sent" if not compensations else "the server is told"
-        self._say(first, f"Undone: {VERB_PAST[slot.action].lower()} {titles} ({how}).")
+        self._say(first, f"Undone: the {VERB_NOUN[slot.action]} of {titles} ({how}).")
 
     def action_details(self) -> None:
         vt = self._selected_task()

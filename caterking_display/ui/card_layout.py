@@ -128,8 +128,10 @@ def card_lines(
     f: CardFacts, width: int, *, wrap_title: bool = True, syncing_word: str = "⟳ syncing"
 ) -> list[Line]:
     """The card's lines at ``width`` text cells. ``wrap_title``: a long title takes a
-    second line (while the column has room); otherwise it is cut (the details have it)."""
+    second line and notes two (while the column has room); otherwise the title is cut and
+    the notes get one line (the details have the whole text)."""
     width = max(1, width)
+    notes = NOTE_LINES if wrap_title else 1
     lines: list[Line] = []
 
     # Title, with its RUSH / HIGH badge; wraps to a second line before it is cut.
@@ -171,7 +173,7 @@ def card_lines(
             for who in claimers:
                 line3 = spread(left, who, width)
                 if line3 is not None:
-                    return [*lines, line2, line3, *_extras(f, width)]
+                    return [*lines, line2, line3, *_extras(f, width, notes)]
         break
 
     # Narrow: one fact group per line, nothing cut.
@@ -189,11 +191,11 @@ def card_lines(
     who = next((w for w in claimers if line_len(w) <= width), claimers[-1])
     if who:
         lines.append(spread((), who, width) or who)
-    return [*lines, *_extras(f, width)]
+    return [*lines, *_extras(f, width, notes)]
 
 
-def _extras(f: CardFacts, width: int) -> list[Line]:
-    """Allergens (never cut: they wrap) and notes (up to two lines)."""
+def _extras(f: CardFacts, width: int, note_lines: int) -> list[Line]:
+    """Allergens (never cut: they wrap) and notes (up to ``note_lines`` lines)."""
     out: list[Line] = []
     rest = width
     current: list[Seg] = []
@@ -211,13 +213,13 @@ def _extras(f: CardFacts, width: int) -> list[Line]:
         rest = width - line_len(tuple(current)) - 1
     if f.notes:
         if current and rest >= 8:
-            first = wrap_words(f.notes, rest, width, NOTE_LINES)
+            first = wrap_words(f.notes, rest, width, note_lines)
             out.append((*current, Seg(" "), Seg(first[0], "notes")))
             out += [(Seg(t, "notes"),) for t in first[1:]]
             return out
         if current:
             out.append(tuple(current))
-        out += [(Seg(t, "notes"),) for t in wrap_words(f.notes, width, width, NOTE_LINES)]
+        out += [(Seg(t, "notes"),) for t in wrap_words(f.notes, width, width, note_lines)]
         return out
     if current:
         out.append(tuple(current))

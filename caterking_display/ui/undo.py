@@ -79,9 +79,9 @@ def compensation(done: Done) -> list[Step]:
     raise ValueError(f"unknown action {step.action!r}")
 
 
-VERB_PAST: dict[Action, str] = {
-    Action.CLAIM: "Claimed",
-    Action.COMPLETE: "Done",
-    Action.RELEASE: "Released",
-    Action.REOPEN: "Put back",
+VERB_NOUN: dict[Action, str] = {
+    Action.CLAIM: "claim",
+    Action.COMPLETE: "done",
+    Action.RELEASE: "release",
+    Action.REOPEN: "recall",
 }
