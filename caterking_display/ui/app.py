@@ -699,20 +699,14 @@ class BoardApp(App[None], inherit_bindings=False):
             return
         t = vt.task
         if t.status is Status.CLAIMED and t.claimed_by is not None:
-            # Only the chef holding it can finish it, so it is done in their name. On this
-            # board that is one step (the bump-bar way); claimed elsewhere, ask first.
-            if not self._elsewhere(t):
-                self._enqueue(Action.COMPLETE, t, t.claimed_by, remember=False)
-                return
-            name, where = self._holder_words(t)
-            self._confirm_then(
+            # Only the chef holding it can finish it, so it is done in their name.
+            self._in_holders_name(
+                Action.COMPLETE,
                 t,
-                question=f"Mark {name}'s task done?",
-                detail=f"“{t.title}” was claimed by {name}{where}. "
-                f"It will be recorded as done by {name}.",
-                yes=f"Yes, {name} is done",
-                action=Action.COMPLETE,
-                staff_id=t.claimed_by,
+                t.claimed_by,
+                question="Mark {name}'s task done?",
+                outcome="It will be recorded as done by {name}.",
+                yes="Yes, {name} is done",
             )
         elif t.status is Status.PENDING:
             self._ask_and_enqueue(Action.COMPLETE, vt, f"Who finished “{t.title}”?")
@@ -727,18 +721,32 @@ class BoardApp(App[None], inherit_bindings=False):
         if t.status is not Status.CLAIMED or t.claimed_by is None:
             self._say(t.id, "Only a claimed task can be released.")
             return
+        self._in_holders_name(
+            Action.RELEASE,
+            t,
+            t.claimed_by,
+            question="Release {name}'s task?",
+            outcome="It goes back to To do for anyone to claim.",
+            yes="Yes, release it",
+        )
+
+    def _in_holders_name(
+        self, action: Action, t: Task, holder: str, *, question: str, outcome: str, yes: str
+    ) -> None:
+        """An action recorded for the chef holding the task: one step when it was claimed
+        on this board (the bump-bar way); claimed elsewhere, ask first. ``{name}`` in the
+        words is the holder's name."""
         if not self._elsewhere(t):
-            self._enqueue(Action.RELEASE, t, t.claimed_by, remember=False)
+            self._enqueue(action, t, holder, remember=False)
             return
         name, where = self._holder_words(t)
         self._confirm_then(
             t,
-            question=f"Release {name}'s task?",
-            detail=f"“{t.title}” was claimed by {name}{where}. "
-            "It goes back to To do for anyone to claim.",
-            yes="Yes, release it",
-            action=Action.RELEASE,
-            staff_id=t.claimed_by,
+            question=question.format(name=name),
+            detail=f"“{t.title}” was claimed by {name}{where}. {outcome.format(name=name)}",
+            yes=yes.format(name=name),
+            action=action,
+            staff_id=holder,
         )
 
     def _confirm_then(

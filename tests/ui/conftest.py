@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -10,13 +11,14 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from caterking_display.domain.actions import Outcome, predict
+from caterking_display.domain.actions import Action, Outcome, predict
 from caterking_display.domain.clock import FixedClock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Task
 from caterking_display.store import BoardStore
 from caterking_display.ui.app import BoardApp
 from caterking_display.ui.settings import UISettings
+from caterking_display.ui.widgets.task_card import TaskCard
 from tests.ui.data import STAFF, T0
 
 SETTINGS = UISettings(kitchen_name="Harbour Kitchen", timezone="UTC", device_name="wall-1")
@@ -83,3 +85,20 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], within: f
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause()
+
+
+def ops(store: BoardStore) -> list[tuple[Action, str, str]]:
+    """The outbox as (action, task, chef), oldest first."""
+    return [(op.action, op.task_id, op.staff_id) for op in store.pending_ops()]
+
+
+def screen_text(app: BoardApp) -> str:
+    """The screen's text, from the SVG export (entities decoded, no-break spaces plain)."""
+    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
+
+
+def widget(app: BoardApp, task_id: str) -> TaskCard:
+    """The card showing a task; fails if the task is not on a visible page."""
+    card = app.card_widget(task_id)
+    assert card is not None, "task is not on a visible page"
+    return card

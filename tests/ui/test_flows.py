@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 from datetime import timedelta
 
@@ -25,28 +24,13 @@ from caterking_display.ui.widgets.column import ColumnNote
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
 from caterking_display.ui.widgets.status_line import StatusLine
 from caterking_display.ui.widgets.task_card import TaskCard
-from tests.ui.conftest import LIVE, Server, build, wait_for
+from tests.ui.conftest import LIVE, Server, build, ops, screen_text, wait_for, widget
 from tests.ui.data import ANA, BEN, CHLOE, DEV, STAFF, T0, small_board, task, uid
 
 SIZE = (100, 30)
 DICE = uid("task/Dice onions")
 ROAST = uid("task/Roast chicken thighs")
 TART = uid("task/Lemon tart shells")
-
-
-def ops(store):  # type: ignore[no-untyped-def]
-    return [(op.action, op.task_id, op.staff_id) for op in store.pending_ops()]
-
-
-def screen_text(app: BoardApp) -> str:
-    """The screen's text, from the SVG export (spaces are &#160; there)."""
-    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
-
-
-def widget(app: BoardApp, task_id: str) -> TaskCard:
-    card = app.card_widget(task_id)
-    assert card is not None, "task is not on a visible page"
-    return card
 
 
 def picker_open(app: BoardApp) -> bool:

@@ -5,7 +5,6 @@ Each test reproduces something seen when the board was tried on a busy Friday.
 
 from __future__ import annotations
 
-import html
 import sys
 from pathlib import Path
 
@@ -23,8 +22,16 @@ from caterking_display.ui.screens.task_detail import TaskDetailScreen
 from caterking_display.ui.widgets.action_bar import BarButton
 from caterking_display.ui.widgets.status_line import StatusLine
 from caterking_display.ui.widgets.store_notice import StoreNotice
-from caterking_display.ui.widgets.task_card import TaskCard
-from tests.ui.conftest import LIVE, SETTINGS, Server, build, wait_for
+from tests.ui.conftest import (
+    LIVE,
+    SETTINGS,
+    Server,
+    build,
+    ops,
+    screen_text,
+    wait_for,
+    widget,
+)
 from tests.ui.data import (
     ANA,
     BEN,
@@ -43,20 +50,6 @@ DICE = uid("task/Dice onions")
 BEANS = uid("task/Blanch green beans")
 ROAST = uid("task/Roast chicken thighs")
 TART = uid("task/Lemon tart shells")
-
-
-def ops(store):  # type: ignore[no-untyped-def]
-    return [(op.action, op.task_id, op.staff_id) for op in store.pending_ops()]
-
-
-def screen_text(app: BoardApp) -> str:
-    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
-
-
-def widget(app: BoardApp, task_id: str) -> TaskCard:
-    card = app.card_widget(task_id)
-    assert card is not None, "task is not on a visible page"
-    return card
 
 
 def notes(app: BoardApp) -> list[str]:

@@ -92,7 +92,7 @@ def test_named_config_file_must_exist(tmp_path: Path) -> None:
 def test_alert_command_is_split_like_a_shell_and_its_program_must_exist(tmp_path: Path) -> None:
     import sys
 
-    ok = write(tmp_path, f'[display]\nalert_command = "{sys.executable} -c \'print(1)\'"\n')
+    ok = write(tmp_path, f"[display]\nalert_command = \"{sys.executable} -c 'print(1)'\"\n")
     cfg = load(ok, env=GOOD_ENV)
     assert cfg.alert_command == (sys.executable, "-c", "print(1)")
     missing = write(tmp_path, '[display]\nalert_command = "no-such-player rush.wav"\n')
@@ -100,5 +100,5 @@ def test_alert_command_is_split_like_a_shell_and_its_program_must_exist(tmp_path
         load(missing, env=GOOD_ENV)
     assert str(info.value).startswith("display.alert_command: program 'no-such-player' not found")
     broken = write(tmp_path, '[display]\nalert_command = "aplay \'unclosed"\n')
-    with pytest.raises(ConfigError, match="display.alert_command: cannot be read"):
+    with pytest.raises(ConfigError, match=r"display\.alert_command: cannot be read"):
         load(broken, env=GOOD_ENV)

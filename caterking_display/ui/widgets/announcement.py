@@ -1,4 +1,8 @@
-"""A line for announcements broadcast on the kitchen channel (hidden when there is none)."""
+"""One-line messages above the board, hidden while there is none.
+
+`Announcement`: what Admin broadcasts on the kitchen channel. `StoreNotice` (in its own
+module) is the same kind of line for what a damaged board file lost or kept.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from rich.text import Text
 from textual.widget import Widget
 
 
-class Announcement(Widget):
+class MessageLine(Widget):
+    """A line that shows ``message`` and is hidden when there is none."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.message: str | None = None
@@ -20,5 +26,7 @@ class Announcement(Widget):
         self.display = message is not None
         self.refresh(layout=True)
 
+
+class Announcement(MessageLine):
     def render(self) -> Text:
         return Text.assemble(("Announcement: ", "bold"), self.message or "")
