@@ -105,6 +105,10 @@ def read_file(path: Path | None, *, required: bool) -> dict[str, Any]:
             return _flatten(tomllib.load(f))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {target}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {target}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"config file {target}: cannot be read ({exc.strerror})") from exc
 
@@ -162,9 +166,11 @@ def _bool(values: dict[str, Any], key: str, default: bool) -> bool:
 
 def _int(values: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
     v = values.get(key, default)
+    if isinstance(v, float) and not v.is_integer():  # 2.5, inf, nan (TOML 1e400 is inf)
+        raise ConfigError(f"{key}: must be a whole number between {lo} and {hi}, got {v!r}")
     try:
         n = int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{key}: must be a whole number, got {v!r}") from None
     if isinstance(v, bool) or not lo <= n <= hi:
         raise ConfigError(f"{key}: must be between {lo} and {hi}, got {v!r}")

@@ -9,6 +9,8 @@ from enum import IntEnum, StrEnum
 from typing import Any
 from uuid import UUID
 
+from caterking_display.domain.text import printable
+
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -64,6 +66,11 @@ def _parse_allergens(value: Any) -> tuple[str, ...]:
         raise RowError(f"allergens: expected a list, got {type(value).__name__}")
     given = {w.strip().lower() for w in value if isinstance(w, str)}
     return tuple(word for word in ALLERGEN_WORDS if word in given)
+
+
+def _opt_text(value: Any) -> str | None:
+    """An optional text column, safe to show (see ``domain.text``)."""
+    return None if value is None else printable(str(value))
 
 
 def _parse_ts(value: Any, field: str) -> datetime | None:
@@ -143,22 +150,22 @@ class Task:
             id=str(_parse_uuid(row.get("id"), "id", optional=False)),
             tenant_id=str(_parse_uuid(row.get("tenant_id"), "tenant_id", optional=False)),
             kitchen_id=str(_parse_uuid(row.get("kitchen_id"), "kitchen_id", optional=False)),
-            title=title,
-            station=str(row.get("station") or ""),
+            title=printable(title),
+            station=printable(str(row.get("station") or "")),
             status=status,
             priority=priority,
             version=version,
             created_at=created,
             updated_at=updated,
             quantity=quantity,
-            unit=row.get("unit"),
+            unit=_opt_text(row.get("unit")),
             due_at=_parse_ts(row.get("due_at"), "due_at"),
             claimed_by=_parse_uuid(row.get("claimed_by"), "claimed_by"),
             claimed_at=_parse_ts(row.get("claimed_at"), "claimed_at"),
-            claimed_device=row.get("claimed_device"),
+            claimed_device=_opt_text(row.get("claimed_device")),
             completed_by=_parse_uuid(row.get("completed_by"), "completed_by"),
             completed_at=_parse_ts(row.get("completed_at"), "completed_at"),
-            notes=str(row.get("notes") or ""),
+            notes=printable(str(row.get("notes") or ""), keep_newlines=True),
             allergens=_parse_allergens(row.get("allergens")),
         )
 
@@ -215,8 +222,8 @@ class Staff:
             id=str(_parse_uuid(row.get("id"), "id", optional=False)),
             tenant_id=str(_parse_uuid(row.get("tenant_id"), "tenant_id", optional=False)),
             kitchen_id=str(_parse_uuid(row.get("kitchen_id"), "kitchen_id", optional=False)),
-            display_name=name,
-            initials=str(row.get("initials") or name[:2].upper()),
+            display_name=printable(name),
+            initials=printable(str(row.get("initials") or name[:2].upper())),
             active=bool(row.get("active", True)),
         )
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.task import Staff, Status, Task
+from caterking_display.domain.text import printable
 
 _VERB = {
     Action.CLAIM: "claim",
@@ -71,7 +72,7 @@ def conflict_message(
 def plain_reason(reason: str | None) -> str:
     if not reason:
         return "the server refused it"
-    word = reason.strip()
+    word = printable(reason).strip()[:80]
     return _REASONS.get(word.lower(), word.replace("_", " "))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from caterking_display.backend.types import Backend
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.sync_status import SyncStatus
+from caterking_display.domain.text import printable
 from caterking_display.store import BoardStore
 from caterking_display.sync.auth import DeviceAuth
 from caterking_display.sync.outbox import Outbox
@@ -33,6 +34,8 @@ from caterking_display.sync.status import StatusListener, StatusTracker
 from caterking_display.sync.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+ANNOUNCEMENT_MAX = 300  # characters of an announcement shown on the board
 
 
 class SyncEngine:
@@ -195,7 +198,9 @@ class SyncEngine:
         if event.lower() not in ("announcement", "announce"):
             return
         text = payload.get("message", payload.get("text"))
-        self.tracker.announcement(str(text) if text else None)
+        # Anyone allowed on the channel can broadcast: bound it and make it safe to show.
+        shown = printable(str(text))[:ANNOUNCEMENT_MAX] if text else None
+        self.tracker.announcement(shown or None)
 
     def _on_store_change(self, _ids: frozenset[str]) -> None:
         # Called on whichever thread changed the store.

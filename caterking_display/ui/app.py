@@ -38,6 +38,7 @@ from caterking_display.domain.board import Notice, NoticeKind, ViewTask
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Staff, Status, Task
+from caterking_display.domain.text import printable
 from caterking_display.ui import actions as registry
 from caterking_display.ui.alerts import CommandAlert
 from caterking_display.ui.card_facts import (
@@ -487,7 +488,7 @@ class BoardApp(App[None], inherit_bindings=False):
         banner = self._banner_facts()
         return HeaderFacts(
             live=banner.detail if banner.level is BannerLevel.LIVE else None,
-            kitchen=self.status.extra.get("kitchen_name") or self.settings.kitchen_name,
+            kitchen=printable(self.status.extra.get("kitchen_name") or self.settings.kitchen_name),
             station=self._station_label(),
             # Presence is only known over a live link; a stale count would mislead.
             devices_online=(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.text import printable
 
 
 class BannerLevel(StrEnum):
@@ -38,7 +39,7 @@ _SIGN_IN_FAILED = re.compile(r"^\s*sign-in failed\s*:\s*", re.IGNORECASE)
 
 def sign_in_detail(error: str | None) -> str:
     """What to fix after a failed sign-in, without repeating the "Sign-in failed" headline."""
-    detail = _SIGN_IN_FAILED.sub("", error or "", count=1).strip()
+    detail = _SIGN_IN_FAILED.sub("", printable(error or ""), count=1).strip()
     return detail or "check the device email and password (CATERKING_DEVICE_EMAIL / _PASSWORD)"
 
 

@@ -174,3 +174,44 @@ def test_cli_rejects_negative_announce_every(capsys: pytest.CaptureFixture[str])
     args = ["simulate", "--url", "http://x", "--service-key", "k", "--announce-every", "-1"]
     assert main(args) == 2
     assert "--announce-every" in capsys.readouterr().err
+
+
+HOSTILE = {
+    "osc52": "\x1b]52;c;ZWNobyBwd25lZA==\x07",  # set the clipboard
+    "osc2": "\x1b]2;PWNED\x07",  # set the window title
+    "csi": "\x1b[2J\x1b[H",  # clear the screen
+    "c1": "\x9b2J",  # the 8-bit CSI
+    "bidi": "\u202e",  # right-to-left override: text reads backwards
+}
+
+
+async def test_escape_sequences_from_the_server_never_reach_the_terminal(
+    stack: LocalStack, kitchen: Kitchen, tmp_path: Path
+) -> None:
+    # An announcement and a task title carrying raw terminal control bytes, sent as any
+    # user of the channel or Admin could: the board shows the words, never the bytes.
+    evil = "Canapés out" + "".join(HOSTILE.values()) + " at 12:30"
+    with connect(stack.db_dsn) as conn:
+        tid = conn.execute(
+            "insert into tasks (tenant_id, kitchen_id, title, notes) values (%s, %s, %s, %s)"
+            " returning id",
+            (kitchen.tenant_id, kitchen.kitchen_id, "Dice" + HOSTILE["osc2"] + " onions", evil),
+        ).fetchone()["id"]
+    sim = simulator(stack, kitchen)
+    try:
+        async with board(stack, kitchen, tmp_path / "pass", "pass") as (app, pilot, _heard):
+            await sim.announce(evil)
+            await until(pilot, lambda: shows(app, "Canapés out"), within=5)
+            await until(pilot, lambda: str(tid) in app._cards, within=5)
+            shown = str(banner(app).render())
+            assert "Canapés out" in shown and "at 12:30" in shown
+            card = app._cards[str(tid)].facts
+            assert card.title == "Dice onions"
+            screen = app.export_screenshot()
+            for name, raw in HOSTILE.items():
+                for part in (raw, raw[:2]):
+                    assert part not in shown, name
+                    assert part not in card.notes and part not in card.title, name
+            assert "\x1b" not in screen and "\x9b" not in screen and "\u202e" not in screen
+    finally:
+        await sim.close()

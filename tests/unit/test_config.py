@@ -102,3 +102,19 @@ def test_alert_command_is_split_like_a_shell_and_its_program_must_exist(tmp_path
     broken = write(tmp_path, '[display]\nalert_command = "aplay \'unclosed"\n')
     with pytest.raises(ConfigError, match=r"display\.alert_command: cannot be read"):
         load(broken, env=GOOD_ENV)
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "config.toml"
+    p.write_bytes(b'[display]\nstation = "P\xe2tisserie"\n')  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError) as info:
+        load(p, env=GOOD_ENV)
+    assert "not UTF-8" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "nan", "2.5", "inf"])
+def test_numbers_that_are_not_whole_are_one_line(tmp_path: Path, value: str) -> None:
+    p = write(tmp_path, f"[display]\ndue_soon_minutes = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load(p, env=GOOD_ENV)
+    assert str(info.value).startswith("display.due_soon_minutes: must be a whole number")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from caterking_display.domain.text import printable
+
 
 class MessageLine(Widget):
     """A line that shows ``message`` and is hidden when there is none."""
@@ -19,7 +21,7 @@ class MessageLine(Widget):
         self.display = False
 
     def set_message(self, message: str | None) -> None:
-        message = message or None
+        message = printable(message) if message else None
         if message == self.message:
             return
         self.message = message
