@@ -147,6 +147,7 @@ class RealtimeLink:
         anon_key: str,
         *,
         kitchen_id: str,
+        tenant_id: str | None = None,
         access_token: str,
         device: str,
         handlers: LinkHandlers,
@@ -161,13 +162,19 @@ class RealtimeLink:
         )
         link = cls(client, handlers, device)
         try:
-            await link._open(kitchen_id, access_token, timeout)
+            await link._open(kitchen_id, access_token, timeout, tenant_id)
         except BaseException:
             await link.close()
             raise
         return link
 
-    async def _open(self, kitchen_id: str, access_token: str, timeout: float) -> None:  # noqa: ASYNC109
+    async def _open(
+        self,
+        kitchen_id: str,
+        access_token: str,
+        timeout: float,  # noqa: ASYNC109
+        tenant_id: str | None = None,
+    ) -> None:
         client = self._client
         h = self._handlers
         client.on_lost = self._lost
@@ -199,6 +206,15 @@ class RealtimeLink:
         on_pg = _safe("postgres_changes", self._on_pg)
         channel.on_postgres_changes("*", on_pg, table="tasks", schema="public", filter=flt)  # type: ignore[arg-type]
         channel.on_postgres_changes("*", on_pg, table="staff", schema="public", filter=flt)  # type: ignore[arg-type]
+        # Learned estimates are per tenant (row-level security scopes them either way).
+        est_filter = f"tenant_id=eq.{tenant_id}" if tenant_id else None
+        channel.on_postgres_changes(
+            "*",  # type: ignore[arg-type]
+            on_pg,
+            table="prep_estimates",
+            schema="public",
+            filter=est_filter,
+        )
         channel.on_system(_safe("system", self._on_system))
         channel.on_broadcast("*", _safe("broadcast", self._on_broadcast))
         channel.on_presence_sync(_safe("presence", self._on_presence))

@@ -343,12 +343,46 @@ class SupabaseBackend:
         if not isinstance(tasks, list) or not isinstance(staff, list):
             raise TransportError("board fetch: unexpected reply shape")
         kitchen = kitchens[0] if isinstance(kitchens, list) and kitchens else None
+        estimates = await self._fetch_estimates(h, timeout)
         return BoardSnapshot(
             tasks=[t for t in tasks if isinstance(t, dict)],
             staff=[s for s in staff if isinstance(s, dict)],
             kitchen=kitchen if isinstance(kitchen, dict) else None,
             server_date=date,
+            estimates=estimates,
         )
+
+    async def _fetch_estimates(
+        self,
+        headers: dict[str, str],
+        timeout: float,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]] | None:
+        """The tenant's learned estimates (row-level security scopes them), paged. A
+        server without them (an older schema) refuses: the board then has none."""
+        rows: list[Any] = []
+        while True:
+            resp, _ = await self._request(
+                "GET",
+                "/rest/v1/prep_estimates",
+                params={
+                    "select": "*",
+                    "order": "task_key.asc,station.asc",
+                    "limit": str(PAGE_ROWS),
+                    "offset": str(len(rows)),
+                },
+                headers=headers,
+                timeout=timeout,
+            )
+            try:
+                page = self._check(resp, "prep_estimates")
+            except ServerRefused as exc:
+                log.info("board fetch: no learned estimates from this server (%s)", exc)
+                return None
+            if not isinstance(page, list):
+                raise TransportError("estimates fetch: unexpected reply shape")
+            rows += page
+            if len(page) < PAGE_ROWS:
+                return [r for r in rows if isinstance(r, dict)]
 
     # --- realtime ------------------------------------------------------------------
 
@@ -361,6 +395,7 @@ class SupabaseBackend:
         *,
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
+        tenant_id: str | None = None,
     ) -> Link:
         from caterking_display.backend.realtime_link import RealtimeLink
 
@@ -368,6 +403,7 @@ class SupabaseBackend:
             self.url,
             self.anon_key,
             kitchen_id=kitchen_id,
+            tenant_id=tenant_id,
             access_token=access_token,
             device=device,
             handlers=handlers,

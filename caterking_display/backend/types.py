@@ -79,6 +79,7 @@ class BoardSnapshot:
     staff: list[dict[str, Any]]
     kitchen: dict[str, Any] | None
     server_date: datetime | None
+    estimates: list[dict[str, Any]] | None = None  # None: the server has none to give
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ class Backend(Protocol):
         *,
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
+        tenant_id: str | None = None,
     ) -> Link: ...
 
     async def aclose(self) -> None: ...

@@ -122,6 +122,7 @@ class Task:
     completed_at: datetime | None = None
     notes: str = ""
     allergens: tuple[str, ...] = ()  # words of ALLERGEN_WORDS, in its order
+    kind: str | None = None  # the server's normalised key of the title (learned estimates)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Task:
@@ -167,6 +168,7 @@ class Task:
             completed_at=_parse_ts(row.get("completed_at"), "completed_at"),
             notes=printable(str(row.get("notes") or ""), keep_newlines=True),
             allergens=_parse_allergens(row.get("allergens")),
+            kind=_opt_text(row.get("kind")),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -196,6 +198,7 @@ class Task:
             "completed_at": ts(self.completed_at),
             "notes": self.notes,
             "allergens": list(self.allergens),
+            "kind": self.kind,
         }
 
     def evolve(self, **changes: Any) -> Task:

@@ -35,6 +35,7 @@ from caterking_display.domain.board import (
     ViewTask,
 )
 from caterking_display.domain.clock import Clock
+from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.task import Staff, Task
 from caterking_display.store import overlay as _overlay
 from caterking_display.store import salvage as _salvage
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 STAFF_CHANGED = "__staff__"
 """The id in a changed-ids set that means "the staff list changed"."""
+
+ESTIMATES_CHANGED = "__estimates__"
+"""The id in a changed-ids set that means "many estimates changed" (after a full fetch)."""
 
 _T = TypeVar("_T")
 
@@ -93,6 +97,7 @@ class BoardStore:
         self._sending: set[str] = set()
         self._meta: dict[str, str] = loaded.meta
         self._saved_at: datetime | None = loaded.saved_at
+        self._estimates: dict[tuple[str, str], Estimate] = dict(loaded.estimates)
         self._view: dict[str, ViewTask] = {}
         for tid in self._confirmed:
             vt = _overlay.view_task(self._confirmed[tid], self._ops_for(tid))
@@ -220,12 +225,18 @@ class BoardStore:
         self._emit({STAFF_CHANGED})
         return True
 
-    def replace_board(self, tasks: list[Task], staff: list[Staff]) -> None:
+    def replace_board(
+        self,
+        tasks: list[Task],
+        staff: list[Staff],
+        estimates: list[Estimate] | None = None,
+    ) -> None:
         """A full fetch from the server (resync).
 
         Rows merge by version (an id never goes backwards; an id deleted by the server
         stays deleted unless the fetch has a newer version); ids absent from ``tasks``
-        are dropped; staff is replaced; ``saved_at`` becomes now. Pending ops stay on top.
+        are dropped; staff is replaced; estimates (when given) are replaced; ``saved_at``
+        becomes now. Pending ops stay on top.
         """
         with self._lock:
             incoming: dict[str, Task] = {}
@@ -237,6 +248,8 @@ class BoardStore:
             dropped = [tid for tid in self._confirmed if tid not in incoming]
             new_staff = {s.id: s for s in staff}
             staff_changed = new_staff != self._staff
+            new_est = None if estimates is None else {e.key: e for e in estimates}
+            est_changed = new_est is not None and new_est != self._estimates
             now = self._clock.now()
 
             def write(c: sqlite3.Connection) -> None:
@@ -246,9 +259,13 @@ class BoardStore:
                 self._db.remove_tombstones(c, [t.id for t in newer if t.id in self._tombstones])
                 if staff_changed:
                     self._db.replace_staff(c, new_staff.values())
+                if est_changed and new_est is not None:
+                    self._db.replace_estimates(c, new_est.values())
                 self._db.set_saved_at(c, now)
 
             self._write(write, durable=False, best_effort=True)
+            if est_changed and new_est is not None:
+                self._estimates = new_est
             for t in newer:
                 self._set_confirmed(t)
             for tid in dropped:
@@ -260,7 +277,44 @@ class BoardStore:
             changed = self._refresh([t.id for t in newer] + dropped)
             if staff_changed:
                 changed.add(STAFF_CHANGED)
+            if est_changed:
+                changed.add(ESTIMATES_CHANGED)
         self._emit(changed)
+
+    def apply_server_estimate(self, est: Estimate) -> bool:
+        """A learned estimate changed on the server. Listeners hear the ids of the tasks
+        it applies to (their cards recompute; no task row changed). False if unchanged."""
+        with self._lock:
+            if self._estimates.get(est.key) == est:
+                return False
+            now = self._clock.now()
+
+            def write(c: sqlite3.Connection) -> None:
+                self._db.upsert_estimate(c, est)
+                self._db.set_saved_at(c, now)
+
+            self._write(write, durable=False, best_effort=True)
+            self._estimates[est.key] = est
+            self._note_server_change(now)
+            kind, station = est.key
+            affected = {
+                tid
+                for tid, vt in self._view.items()
+                if vt.task.kind == kind and vt.task.station == station
+            }
+        self._emit(affected)
+        return True
+
+    def estimate(self, kind: str | None, station: str) -> Estimate | None:
+        """The learned estimate for a task kind at a station, if the server has one."""
+        if kind is None:
+            return None
+        with self._lock:
+            return self._estimates.get((kind, station))
+
+    def estimates(self) -> dict[tuple[str, str], Estimate]:
+        with self._lock:
+            return dict(self._estimates)
 
     def _note_server_change(self, now: datetime) -> None:
         # The board held every server change up to now: the Offline banner's "saved at"

@@ -14,18 +14,19 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.board import FailedAction, PendingOp
+from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.task import RowError, Staff, Task
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -81,8 +82,18 @@ CREATE TABLE IF NOT EXISTS store_state (
 # v2: the failed list keeps what the chef was told (conflicts are listed too).
 _SCHEMA_V2 = "ALTER TABLE failed_actions ADD COLUMN message TEXT;"
 
+# v3: learned prep estimates, per (task kind, station): server truth like the tasks.
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS estimates (
+    kind    TEXT NOT NULL,
+    station TEXT NOT NULL,
+    row     TEXT NOT NULL,
+    PRIMARY KEY (kind, station)
+);
+"""
+
 # user_version -> script that upgrades a file from that version to the next one.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
 
 # Deleted ids remembered so a late, stale event cannot bring a task back.
 TOMBSTONE_LIMIT = 5000
@@ -107,6 +118,7 @@ class Loaded:
     failed: list[FailedAction]
     meta: dict[str, str]
     saved_at: datetime | None
+    estimates: dict[tuple[str, str], Estimate] = field(default_factory=dict)
 
 
 def _ts(value: datetime) -> str:
@@ -236,12 +248,18 @@ class Persistence:
                     saved_at = _parse_ts(row_s[0])
                 except ValueError:
                     log.warning("store: unreadable saved_at %r", row_s[0])
+            estimates: dict[tuple[str, str], Estimate] = {}
+            for kind, station, raw in c.execute("SELECT kind, station, row FROM estimates"):
+                try:
+                    estimates[(kind, station)] = Estimate.from_row(json.loads(raw))
+                except (ValueError, RowError, TypeError) as exc:
+                    log.warning("store: dropping unreadable estimate %s/%s: %s", kind, station, exc)
         if bad_tasks or bad_staff or bad_ops:
             with self.transaction(durable=True) as t:
                 t.executemany("DELETE FROM tasks WHERE id=?", [(i,) for i in bad_tasks])
                 t.executemany("DELETE FROM staff WHERE id=?", [(i,) for i in bad_staff])
                 t.executemany("DELETE FROM ops WHERE op_id=?", [(i,) for i in bad_ops])
-        return Loaded(tasks, tombstones, staff, ops, failed, meta, saved_at)
+        return Loaded(tasks, tombstones, staff, ops, failed, meta, saved_at, estimates)
 
     def get_state(self, key: str) -> str | None:
         """A ``store_state`` value (None when absent)."""
@@ -306,6 +324,22 @@ class Persistence:
             "INSERT INTO staff(id, row) VALUES (?, ?)"
             " ON CONFLICT(id) DO UPDATE SET row=excluded.row",
             (staff.id, json.dumps(staff.to_row(), separators=(",", ":"))),
+        )
+
+    @staticmethod
+    def upsert_estimate(c: sqlite3.Connection, est: Estimate) -> None:
+        c.execute(
+            "INSERT INTO estimates(kind, station, row) VALUES (?, ?, ?)"
+            " ON CONFLICT(kind, station) DO UPDATE SET row=excluded.row",
+            (est.kind, est.station, json.dumps(est.to_row(), separators=(",", ":"))),
+        )
+
+    @staticmethod
+    def replace_estimates(c: sqlite3.Connection, estimates: Iterable[Estimate]) -> None:
+        c.execute("DELETE FROM estimates")
+        c.executemany(
+            "INSERT INTO estimates(kind, station, row) VALUES (?, ?, ?)",
+            [(e.kind, e.station, json.dumps(e.to_row(), separators=(",", ":"))) for e in estimates],
         )
 
     @staticmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from caterking_display.backend.types import Backend, ChangeEvent
+from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.task import RowError, Staff, Task
 from caterking_display.store import BoardStore
 
@@ -39,6 +40,12 @@ def apply_event(store: BoardStore, ev: ChangeEvent) -> bool:
                     raise RowError("no record")
                 return store.apply_server_staff(Staff.from_row(ev.record))
             return False  # staff rows are deactivated, not deleted; nothing to do
+        elif ev.table == "prep_estimates":
+            if ev.type in ("INSERT", "UPDATE"):
+                if ev.record is None:
+                    raise RowError("no record")
+                return store.apply_server_estimate(Estimate.from_row(ev.record))
+            return False  # estimates are replaced, not deleted, in normal use
         log.warning("sync: ignored an unexpected %s event on %r", ev.type, ev.table)
     except RowError as exc:
         log.warning("sync: ignored a malformed %s %s event: %s", ev.table, ev.type, exc)
@@ -106,8 +113,16 @@ class Resync:
                     staff.append(Staff.from_row(row))
                 except RowError as exc:
                     log.warning("sync: skipped a malformed staff row from the fetch: %s", exc)
+            estimates: list[Estimate] | None = None
+            if snap.estimates is not None:
+                estimates = []
+                for row in snap.estimates:
+                    try:
+                        estimates.append(Estimate.from_row(row))
+                    except RowError as exc:
+                        log.warning("sync: skipped a malformed estimate row: %s", exc)
             self.kitchen = dict(snap.kitchen) if snap.kitchen else None
             self._remember_kitchen()  # before the merge, whose change notice reports it
-            self._store.replace_board(tasks, staff)
+            self._store.replace_board(tasks, staff, estimates)
         finally:
             self.end()

@@ -158,6 +158,7 @@ class Supervisor:
                         handlers,
                         heartbeat_interval=self._s.heartbeat_interval,
                         timeout=self._s.join_timeout,
+                        tenant_id=_text_or_none(session.app_metadata.get("tenant_id")),
                     ),
                     self._s.join_timeout + 1.0,
                 )
@@ -222,3 +223,7 @@ class Supervisor:
             for t in (ta, tb):
                 t.cancel()
             await asyncio.gather(ta, tb, return_exceptions=True)
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

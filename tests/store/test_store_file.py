@@ -83,7 +83,7 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_failed_actions(tmp_path: Pat
     s.close()
     assert not list(tmp_path.glob("board.db.corrupt-*"))
     with sqlite3.connect(path) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_open_never_raises_even_when_the_directory_is_unusable(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from caterking_display.domain.task import Status
 from caterking_display.store import overlay as overlay_mod
+from caterking_display.store.persistence import SCHEMA_VERSION
 
 from .factory import BEN, MARIA, Recorder, claimed, done, new_store, task, tid
 
@@ -124,4 +125,4 @@ def test_file_uses_wal_and_a_schema_version(tmp_path: Path) -> None:
     new_store(path).close()
     with sqlite3.connect(path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -148,6 +148,7 @@ class FakeBackend:
         *,
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
+        tenant_id: str | None = None,
     ) -> FakeLink:
         self.connects += 1
         if self.connect_gate is not None:
