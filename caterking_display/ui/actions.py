@@ -34,6 +34,13 @@ REGISTRY: tuple[BoardAction, ...] = (
     BoardAction("undo", "z,backspace", "undo", "Undo the last action (within 5 s)", "Undo"),
     BoardAction("details", "i", "details", "Details of the selected task: notes, allergens"),
     BoardAction("station", "s", "cycle_station", "Cycle the station filter", "Station"),
+    BoardAction("all_day", "a", "all_day", "All-day counts: open quantities by kind", "All-day"),
+    BoardAction(
+        "batch",
+        "b",
+        "batch_claim",
+        "Claim the selected task and its similar ones (“+2 similar”) for one chef",
+    ),
     BoardAction(
         "failed", "f", "failed_actions", "List actions that were not applied", "Not applied"
     ),

@@ -22,7 +22,7 @@ Safety rules a chef relies on (see docs/kitchen-guide.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
@@ -36,14 +36,19 @@ from textual.screen import ModalScreen
 from caterking_display.domain.actions import Action, next_action
 from caterking_display.domain.board import Notice, NoticeKind, ViewTask
 from caterking_display.domain.clock import Clock
+from caterking_display.domain.estimates import estimate_task
+from caterking_display.domain.similarity import group_similar
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Staff, Status, Task
 from caterking_display.domain.text import printable
 from caterking_display.ui import actions as registry
 from caterking_display.ui.alerts import CommandAlert
+from caterking_display.ui.all_day import all_day, kind_of
 from caterking_display.ui.card_facts import (
+    CardFacts,
     CardState,
     ColumnId,
+    SortKey,
     card_facts,
     column_of,
     finished_at,
@@ -53,8 +58,14 @@ from caterking_display.ui.card_facts import (
 )
 from caterking_display.ui.change_words import UNKNOWN_CHEF, change_note, shown_state, what_changed
 from caterking_display.ui.messages import BoardChanged, NoticeReceived, SyncStatusChanged
-from caterking_display.ui.ports import LAST_STAFF_META, STAFF_CHANGED, BoardSource
+from caterking_display.ui.ports import (
+    ESTIMATES_CHANGED,
+    LAST_STAFF_META,
+    STAFF_CHANGED,
+    BoardSource,
+)
 from caterking_display.ui.recovery_words import recovery_words
+from caterking_display.ui.screens.all_day import AllDayScreen
 from caterking_display.ui.screens.confirm import ConfirmScreen
 from caterking_display.ui.screens.failed_actions import FailedActionsScreen
 from caterking_display.ui.screens.help import HelpScreen
@@ -151,6 +162,9 @@ class BoardApp(App[None], inherit_bindings=False):
         self._flash_until: dict[str, float] = {}
         self._rush_alert: tuple[str, float] | None = None  # header "New RUSH" until
         self._undo: UndoSlot | None = None
+        # Waiting task id -> the other waiting tasks of its station with a similar kind.
+        self._similar: dict[str, tuple[str, ...]] = {}
+        self._group_sig: frozenset[tuple[str, str, str]] = frozenset()
         self._last_input = clock.monotonic()
         self.alert = CommandAlert(settings.alert_command)
         # Kept by reference: the tick must reach them even while a dialog is on top.
@@ -289,9 +303,10 @@ class BoardApp(App[None], inherit_bindings=False):
             return
         ids, self._dirty = self._dirty, set()
         full, self._dirty_all = self._dirty_all, False
-        if STAFF_CHANGED in ids:
-            ids.discard(STAFF_CHANGED)
-            full = True
+        for everything in (STAFF_CHANGED, ESTIMATES_CHANGED):
+            if everything in ids:
+                ids.discard(everything)
+                full = True
         with self.batch_update():
             if full:
                 view = self.store.view()
@@ -301,6 +316,7 @@ class BoardApp(App[None], inherit_bindings=False):
             else:
                 for task_id in ids:
                     self._place(task_id, self.store.get(task_id), remote=True)
+            self._regroup()
             self._fix_selection()
 
     def _passes_filter(self, vt: ViewTask) -> bool:
@@ -339,9 +355,7 @@ class BoardApp(App[None], inherit_bindings=False):
             self._rush_seen.discard(task_id)
             return
         self._maybe_alert(vt)
-        facts = card_facts(vt, self._staff, self.now, due_soon=self._due_soon, tz=self.tz)
-        key = sort_key(vt, column_id, self.now)
-        changes_at = next_change(vt, self.now)
+        facts, key, changes_at = self._card(vt, column_id, self.now)
         if state is not None and state.column is not column_id:
             self._drop(state, keep_selection=mine, announce=theirs, after=vt)
             state = None
@@ -363,6 +377,53 @@ class BoardApp(App[None], inherit_bindings=False):
         elif facts != state.facts or flags != (state.flash, state.changed) or before != vt:
             state.facts = facts
             column.update_task(state)
+
+    def _card(
+        self, vt: ViewTask, column_id: ColumnId, now: datetime
+    ) -> tuple[CardFacts, SortKey, datetime]:
+        """What a card says, where it sorts, and when time alone next changes either; with
+        the learned estimate for its kind, station and quantity."""
+        est = estimate_task(vt.task, self.store.estimate(vt.task.kind, vt.task.station))
+        facts = card_facts(vt, self._staff, now, due_soon=self._due_soon, tz=self.tz, est=est)
+        similar = len(self._similar.get(vt.task.id, ())) if column_id is ColumnId.TODO else 0
+        if similar:
+            facts = replace(facts, similar=similar)
+        start_by = est.start_by(vt.task) if est is not None else None
+        return facts, sort_key(vt, column_id, now, start_by), next_change(vt, now, est)
+
+    def _regroup(self) -> None:
+        """Find waiting tasks of one station with similar kinds ("+2 similar"), when the
+        waiting work changed; redraw only the cards whose group changed."""
+        waiting = [
+            s
+            for s in self._cards.values()
+            if s.column is ColumnId.TODO and s.vt.task.status is Status.PENDING
+        ]
+        sig = frozenset((s.task_id, kind_of(s.vt.task), s.vt.task.station) for s in waiting)
+        if sig == self._group_sig:
+            return
+        self._group_sig = sig
+        by_place: dict[str, dict[str, list[str]]] = {}
+        for task_id, kind, station in sorted(sig):
+            by_place.setdefault(station.casefold(), {}).setdefault(kind, []).append(task_id)
+        groups: dict[str, tuple[str, ...]] = {}
+        for kinds in by_place.values():
+            for group in group_similar(sorted(kinds)):
+                members = [tid for kind in group for tid in kinds[kind]]
+                if len(members) > 1:
+                    for tid in members:
+                        groups[tid] = tuple(m for m in members if m != tid)
+        changed = {
+            t for t in set(groups) | set(self._similar) if groups.get(t) != self._similar.get(t)
+        }
+        self._similar = groups
+        for task_id in changed:
+            state = self._cards.get(task_id)
+            if state is not None:
+                facts, _, _ = self._card(state.vt, state.column, self.now)
+                if facts != state.facts:
+                    state.facts = facts
+                    self._columns[state.column].update_task(state)
 
     def _set_flags(self, state: CardState) -> None:
         now = self.clock.monotonic()
@@ -451,12 +512,11 @@ class BoardApp(App[None], inherit_bindings=False):
             if column_id is not state.column:
                 moved.append(state.task_id)
                 continue
+            facts, key, changes_at = self._card(state.vt, state.column, now)
             if due:
-                state.next_change_at = next_change(state.vt, now)
+                state.next_change_at = changes_at
             flags = (state.flash, state.changed)
             self._set_flags(state)
-            facts = card_facts(state.vt, self._staff, now, due_soon=self._due_soon, tz=self.tz)
-            key = sort_key(state.vt, state.column, now)
             column = self._columns[state.column]
             if key != state.key:
                 state.facts = facts
@@ -805,13 +865,17 @@ class BoardApp(App[None], inherit_bindings=False):
 
         self.push_screen(RecallScreen(items, preselected), callback=chosen)
 
-    def _ask_and_enqueue(self, action: Action, vt: ViewTask, question: str) -> None:
+    def _ask_and_enqueue(
+        self, action: Action, vt: ViewTask, question: str, *, also: Sequence[str] = ()
+    ) -> None:
+        """Ask "who?" (unless this station skips it), then queue ``action`` on the task and
+        on the tasks in ``also`` (a batch), for the chosen chef."""
         task_id = vt.task.id
         last = self.store.get_meta(LAST_STAFF_META) or self.settings.default_staff_id
         if self.settings.skip_picker:
             staff_id = self.settings.default_staff_id or last
             if staff_id is not None:
-                self._enqueue(action, vt.task, staff_id)
+                self._enqueue_all(action, [task_id, *also], staff_id)
                 return
         active = sorted(
             (s for s in self._staff.values() if s.active), key=lambda s: s.display_name.lower()
@@ -823,30 +887,44 @@ class BoardApp(App[None], inherit_bindings=False):
             return
 
         def chosen(staff_id: str | None) -> None:
-            now = self.store.get(task_id)
-            if staff_id is not None and now is not None:
-                self._enqueue(action, now.task, staff_id)
+            if staff_id is not None:
+                self._enqueue_all(action, [task_id, *also], staff_id)
 
         self.push_screen(StaffPicker(active, last, question, task_id=task_id), callback=chosen)
 
+    def _enqueue_all(self, action: Action, task_ids: Sequence[str], staff_id: str) -> None:
+        """Queue one action per task (those still on the board), as one undoable step."""
+        befores = [vt.task for vt in (self.store.get(t) for t in task_ids) if vt is not None]
+        if befores:
+            self._enqueue(action, befores, staff_id)
+
     def _enqueue(
-        self, action: Action, before: Task, staff_id: str, *, remember: bool = True
+        self,
+        action: Action,
+        before: Task | Sequence[Task],
+        staff_id: str,
+        *,
+        remember: bool = True,
     ) -> None:
-        op_id = self._queue([Step(action, before.id, staff_id)])
-        if op_id is None:
+        befores = [before] if isinstance(before, Task) else list(before)
+        op_ids = self._queue([Step(action, b.id, staff_id) for b in befores], follow=befores[0].id)
+        if op_ids is None:
             return
         if remember:
             self.store.set_meta(LAST_STAFF_META, staff_id)
         self._undo = UndoSlot(
-            (Done(Step(action, before.id, staff_id), op_id[0], before, before.title),),
+            tuple(
+                Done(Step(action, b.id, staff_id), op_id, b, b.title)
+                for b, op_id in zip(befores, op_ids, strict=False)
+            ),
             self.clock.monotonic() + UNDO_SECONDS,
         )
         # No message: the card moved under the selection, and the Undo button lit up.
         self._update_undo(self.clock.monotonic())
 
-    def _queue(self, steps: list[Step]) -> list[str] | None:
-        """Queue actions (this board's own: the selection follows the card); their op ids,
-        or None if the store could not even record them."""
+    def _queue(self, steps: list[Step], *, follow: str | None = None) -> list[str] | None:
+        """Queue actions (this board's own: the selection follows the card, or ``follow``
+        among several); their op ids, or None if the store could not even record them."""
         op_ids: list[str] = []
         try:
             for step in steps:
@@ -861,12 +939,12 @@ class BoardApp(App[None], inherit_bindings=False):
             )
             if not op_ids:
                 return None
-        self._follow({s.task_id for s in steps})
+        self._follow({s.task_id for s in steps}, select=follow)
         if self.on_action_enqueued is not None:
             self.on_action_enqueued()
         return op_ids
 
-    def _follow(self, task_ids: set[str]) -> None:
+    def _follow(self, task_ids: set[str], *, select: str | None = None) -> None:
         """Show this board's own change at once, with the selection on the card."""
         self._acting_on |= task_ids
         try:
@@ -876,8 +954,10 @@ class BoardApp(App[None], inherit_bindings=False):
             self._acting_on -= task_ids
         for task_id in task_ids:
             self._guard.pop(task_id, None)
-        if len(task_ids) == 1:
-            self.select(next(iter(task_ids)))
+        if select is None and len(task_ids) == 1:
+            select = next(iter(task_ids))
+        if select is not None:
+            self.select(select)
 
     def _update_undo(self, mono: float) -> None:
         slot = self._undo
@@ -928,8 +1008,9 @@ class BoardApp(App[None], inherit_bindings=False):
             elif step == "recall":
                 self.action_recall()
 
+        est = estimate_task(vt.task, self.store.estimate(vt.task.kind, vt.task.station))
         self.push_screen(
-            TaskDetailScreen(vt, self._staff, self.now, self.tz, self._staff_name),
+            TaskDetailScreen(vt, self._staff, self.now, self.tz, self._staff_name, est),
             callback=chosen,
         )
 
@@ -957,6 +1038,34 @@ class BoardApp(App[None], inherit_bindings=False):
         self._header.set_facts(self._header_facts())
         self._dirty_all = True
         self._sync_board()
+
+    def action_all_day(self) -> None:
+        """Open quantities by kind across the board (or the filtered station)."""
+        tasks = [vt.task for vt in self.store.view().tasks.values() if self._passes_filter(vt)]
+        where = self.station or ALL_STATIONS.lower()
+        self.push_screen(AllDayScreen(all_day(tasks), where))
+
+    def action_batch_claim(self) -> None:
+        """Claim the selected waiting task and its similar ones for one chef: each its own
+        action (own op id); a task someone else took meanwhile is reported on its own."""
+        vt = self._selected_task()
+        if vt is None or self._guarded(vt.task.id):
+            return
+        if vt.task.status is not Status.PENDING:
+            self._say(vt.task.id, "Only a waiting task can be claimed.")
+            return
+        others = [o for o in (self.store.get(t) for t in self._similar.get(vt.task.id, ())) if o]
+        others = [o for o in others if o.task.status is Status.PENDING]
+        if not others:
+            self._ask_and_enqueue(Action.CLAIM, vt, f"Who is claiming “{vt.task.title}”?")
+            return
+        n = len(others) + 1
+        self._ask_and_enqueue(
+            Action.CLAIM,
+            vt,
+            f"Who is claiming {n} tasks: “{vt.task.title}” and {len(others)} similar?",
+            also=[o.task.id for o in others],
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap, kiosk=self.settings.kiosk))

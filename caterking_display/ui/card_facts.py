@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from caterking_display.domain.board import ViewTask
+from caterking_display.domain.estimates import TaskEstimate
 from caterking_display.domain.task import Priority, Staff, Status
 
 _FAR = datetime.max.replace(tzinfo=None)
@@ -61,12 +62,16 @@ SortKey = tuple[int, int, float, float, str]
 _RANK = {Priority.RUSH: 0, Priority.HIGH: 1, Priority.NORMAL: 2}
 
 
-def sort_key(vt: ViewTask, column: ColumnId, now: datetime) -> SortKey:
+def sort_key(
+    vt: ViewTask, column: ColumnId, now: datetime, start_by: datetime | None = None
+) -> SortKey:
     """Urgent work first, never hidden below calmer work.
 
-    Open tasks: overdue first (the most late first), then rush, then high, then by due
-    time (none last), then the oldest. Done shows the newest first. The key changes when
-    a task becomes overdue, so the board re-sorts then (see `next_change`).
+    Open tasks: overdue first (the most late first), then those that should have been
+    started by now (their learned p90 says so; earliest start first), then rush, then
+    high, then by start-by time (due time minus the p90; the due time when there is no
+    estimate; none last), then the oldest. Done shows the newest first. The key changes
+    when a task becomes overdue or its start-by passes, so the board re-sorts then.
     """
     t = vt.task
     if column is ColumnId.DONE:
@@ -74,7 +79,10 @@ def sort_key(vt: ViewTask, column: ColumnId, now: datetime) -> SortKey:
     due = t.due_at.timestamp() if t.due_at else math.inf
     if t.due_at is not None and t.due_at <= now:
         return (0, 0, due, t.created_at.timestamp(), t.id)
-    return (1, _RANK.get(t.priority, 2), due, t.created_at.timestamp(), t.id)
+    start = start_by.timestamp() if start_by is not None else due
+    if start_by is not None and start_by <= now:
+        return (1, 0, start, t.created_at.timestamp(), t.id)
+    return (2, _RANK.get(t.priority, 2), start, t.created_at.timestamp(), t.id)
 
 
 def is_urgent(facts: CardFacts) -> bool:
@@ -114,6 +122,10 @@ class CardFacts:
     syncing: bool
     status: Status
     countdown_short: str = ""  # the same in fewer cells: "by AS"
+    plan: str = ""  # "≈ 18 min · start by 11:42", "≈ 18 min", "running long · ≈ 18 min"
+    plan_urgency: Urgency = Urgency.NONE  # soon: start now; late: running long
+    plan_short: str = ""  # the same in fewer cells: "≈18m · start 11:42"
+    similar: int = 0  # other waiting tasks of this station and a similar kind ("+2 similar")
     allergens: tuple[str, ...] = ()
     notes: str = ""  # the first lines of the notes (the whole text is in the details)
 
@@ -125,6 +137,7 @@ def card_facts(
     *,
     due_soon: timedelta,
     tz: tzinfo | None,
+    est: TaskEstimate | None = None,
 ) -> CardFacts:
     t = vt.task
     badge = ""
@@ -162,6 +175,7 @@ def card_facts(
             if t.claimed_at is not None:
                 held = max(0, math.floor((now - t.claimed_at).total_seconds() / 60))
                 since = fmt_minutes(held) if held else "<1m"
+    plan, plan_short, plan_urgency = plan_words(vt, est, now, tz)
     return CardFacts(
         title=t.title,
         badge=badge,
@@ -176,19 +190,61 @@ def card_facts(
         syncing=vt.pending,
         status=t.status,
         countdown_short=countdown_short,
+        plan=plan,
+        plan_short=plan_short,
+        plan_urgency=plan_urgency,
         allergens=t.allergens,
         notes=" ".join(t.notes.split()),
     )
 
 
-def next_change(vt: ViewTask, now: datetime) -> datetime:
+def fmt_estimate(minutes: float, *, short: bool = False) -> str:
+    """ "≈ 18 min", "≈ 1 h 40" (short: "≈18m", "≈1h40"): rounded as a chef would say it."""
+    m = max(1, round(minutes))
+    if short:
+        return f"≈{fmt_minutes(m)}"
+    if m < 60:
+        return f"≈ {m} min"
+    return f"≈ {m // 60} h {m % 60:02d}" if m % 60 else f"≈ {m // 60} h"
+
+
+def plan_words(
+    vt: ViewTask, est: TaskEstimate | None, now: datetime, tz: tzinfo | None
+) -> tuple[str, str, Urgency]:
+    """The estimate as a card says it (in full and short), and how urgent that is."""
+    t = vt.task
+    if est is None or t.status not in (Status.PENDING, Status.CLAIMED):
+        return "", "", Urgency.NONE
+    minutes = est.p50.total_seconds() / 60
+    full, short = fmt_estimate(minutes), fmt_estimate(minutes, short=True)
+    if t.status is Status.CLAIMED:
+        if est.running_long(t, now):
+            return f"running long · {full}", f"running long {short}", Urgency.LATE
+        return full, short, Urgency.NONE
+    start = est.start_by(t)
+    if start is None or (t.due_at is not None and t.due_at <= now):
+        return full, short, Urgency.NONE  # no due time, or already late (the countdown says)
+    if start <= now:
+        return f"{full} · start now", f"{short} · start now", Urgency.SOON
+    at = f"{start.astimezone(tz):%H:%M}"
+    return f"{full} · start by {at}", f"{short} · start {at}", Urgency.NONE
+
+
+def next_change(vt: ViewTask, now: datetime, est: TaskEstimate | None = None) -> datetime:
     """The next instant this card's text or column can change with time alone.
 
     Countdowns show whole minutes measured from the task's own timestamps, so the text
-    changes only when `now - t` crosses a whole minute for one of them.
+    changes only when `now - t` crosses a whole minute for one of them; with an estimate,
+    also when the start-by time passes or a claim runs past its p90.
     """
     t = vt.task
     stamps = [s for s in (t.due_at, t.claimed_at, finished_at(vt)) if s is not None]
+    if est is not None:
+        start = est.start_by(t)
+        if start is not None:
+            stamps.append(start)
+        if t.claimed_at is not None:
+            stamps.append(t.claimed_at + est.p90)
     if t.status is Status.DONE:
         stamps = [finished_at(vt)]
     best = 60.0

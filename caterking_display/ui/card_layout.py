@@ -138,6 +138,11 @@ def card_lines(
     badge: Line = ()
     if f.badge:
         badge = (Seg(f" {f.badge} ", "rush" if f.badge == "RUSH" else "high"), Seg(" "))
+    if f.similar:
+        tag = f" +{f.similar} similar "
+        if width - line_len(badge) - len(tag) < 12:
+            tag = f" +{f.similar} "
+        badge = (*badge, Seg(tag, "similar"), Seg(" "))
     room = max(1, width - line_len(badge))
     for n, text in enumerate(wrap_words(f.title, room, width, TITLE_LINES if wrap_title else 1)):
         lines.append((*badge, Seg(text, "title")) if n == 0 else (Seg(text, "title"),))
@@ -163,17 +168,36 @@ def card_lines(
 
     claimers = [claimer(f.who, True), claimer(f.who_short, True), claimer(f.who_short, False)]
     forms = _detail_forms(f.quantity, f.station)
+    plan_style = {Urgency.SOON: "soon", Urgency.LATE: "late"}.get(f.plan_urgency, meta)
+    plans: list[Line] = [
+        (Seg(text, plan_style),) for text in dict.fromkeys((f.plan, f.plan_short)) if text
+    ]
+    plan_line: list[Line] = []
+    if plans:
+        plan_line = [next((p for p in plans if line_len(p) <= width), plans[-1])]
+
+    # Line three: the countdown, then who holds it, with the estimate beside them where
+    # it fits (a waiting card: on the right; a claimed one: after the countdown), else
+    # on a line of its own.
+    thirds: list[tuple[Line, Line, bool]] = []
+    for plan in plans:
+        if f.status is Status.PENDING:
+            thirds += [(left, plan, True) for left in lefts]
+        else:
+            joined = [(*left, Seg(" · "), *plan) if left else plan for left in lefts]
+            thirds += [(left, who, True) for left in joined for who in claimers]
+    thirds += [(left, who, False) for left in lefts for who in claimers]
 
     # The classic three lines, when they fit.
     for form in forms:
         line2 = spread((Seg(form, meta),) if form else (), due, width)
         if line2 is None:
             continue
-        for left in lefts:
-            for who in claimers:
-                line3 = spread(left, who, width)
-                if line3 is not None:
-                    return [*lines, line2, line3, *_extras(f, width, notes)]
+        for left, right, with_plan in thirds:
+            line3 = spread(left, right, width)
+            if line3 is not None:
+                more = [] if with_plan else plan_line
+                return [*lines, line2, line3, *more, *_extras(f, width, notes)]
         break
 
     # Narrow: one fact group per line, nothing cut.
@@ -191,7 +215,7 @@ def card_lines(
     who = next((w for w in claimers if line_len(w) <= width), claimers[-1])
     if who:
         lines.append(spread((), who, width) or who)
-    return [*lines, *_extras(f, width, notes)]
+    return [*lines, *plan_line, *_extras(f, width, notes)]
 
 
 def _extras(f: CardFacts, width: int, note_lines: int) -> list[Line]:

@@ -10,10 +10,10 @@ from typing import Protocol
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.board import BoardView, FailedAction, Notice, PendingOp, ViewTask
-from caterking_display.store import StoreRecovery
+from caterking_display.domain.estimates import Estimate
+from caterking_display.store import ESTIMATES_CHANGED, STAFF_CHANGED, StoreRecovery
 
-STAFF_CHANGED = "__staff__"
-"""The id a store listener receives when staff (names, active flags) changed."""
+__all__ = ["ESTIMATES_CHANGED", "LAST_STAFF_META", "STAFF_CHANGED", "BoardSource"]
 
 LAST_STAFF_META = "last_staff_id"
 """Store meta key: the chef last picked on this device (preselected in the picker)."""
@@ -35,6 +35,8 @@ class BoardSource(Protocol):
     def withdraw(self, op_ids: Iterable[str]) -> bool: ...
 
     def failed_actions(self) -> list[FailedAction]: ...
+
+    def estimate(self, kind: str | None, station: str) -> Estimate | None: ...
 
     @property
     def recovery(self) -> StoreRecovery | None: ...

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 
 from caterking_display.domain.actions import Action, Outcome, predict
 from caterking_display.domain.clock import FixedClock
+from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Task
 from caterking_display.store import BoardStore
@@ -65,13 +66,14 @@ def build(
     status: SyncStatus = LIVE,
     on_enqueued: Callable[[], None] | None = None,
     synced: bool = True,
+    estimates: Iterable[Estimate] = (),
     **settings: Any,
 ) -> tuple[BoardApp, BoardStore, FixedClock]:
     """An app on a fresh in-memory store; `synced=False` leaves it as never synced."""
     clock = FixedClock(T0)
     store = BoardStore(None, clock, "wall-1")
     if synced:
-        store.replace_board(list(tasks), STAFF)
+        store.replace_board(list(tasks), STAFF, list(estimates))
     app = BoardApp(
         store, clock, replace(SETTINGS, **settings), status=status, on_action_enqueued=on_enqueued
     )

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.task import Priority, Staff, Status, Task
 
 T0 = datetime(2025, 3, 14, 11, 0, 0, tzinfo=UTC)
@@ -44,6 +45,7 @@ def task(
     claimed_by: str | None = None,
     claimed_ago: float = 12,
     completed_ago: float = 5,
+    kind: str | None = None,
 ) -> Task:
     """A task; times are minutes relative to T0."""
     completed = status is Status.DONE
@@ -67,6 +69,7 @@ def task(
         claimed_device="wall-2" if claimer else None,
         completed_by=claimer if completed else None,
         completed_at=T0 - timedelta(minutes=completed_ago) if completed else None,
+        kind=kind,
     )
 
 
@@ -155,3 +158,36 @@ def busy_board() -> list[Task]:
             )
         )
     return out
+
+
+def estimate(
+    kind: str,
+    station: str = "Veg",
+    p50: float = 12,
+    p90: float = 20,
+    *,
+    basis: str = "exact",
+    samples: int = 14,
+    similar_to: tuple[str, ...] = (),
+    unit: str | None = None,
+    per_unit: tuple[float, float] | None = None,  # (p50, p90) minutes per unit
+    setup: tuple[float, float] = (0, 0),
+) -> Estimate:
+    """A learned estimate row as the server keeps it."""
+    return Estimate.from_row(
+        {
+            "tenant_id": TENANT,
+            "task_key": kind,
+            "station": station,
+            "p50_minutes": p50,
+            "p90_minutes": p90,
+            "basis": basis,
+            "samples": samples,
+            "similar_to": list(similar_to),
+            "unit": unit,
+            "p50_setup_minutes": setup[0] if per_unit else None,
+            "p90_setup_minutes": setup[1] if per_unit else None,
+            "p50_minutes_per_unit": per_unit[0] if per_unit else None,
+            "p90_minutes_per_unit": per_unit[1] if per_unit else None,
+        }
+    )

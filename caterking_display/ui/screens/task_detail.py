@@ -20,8 +20,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from caterking_display.domain.board import ViewTask
+from caterking_display.domain.estimates import Basis, TaskEstimate
 from caterking_display.domain.task import ALLERGEN_LABELS, Priority, Staff, Status
-from caterking_display.ui.card_facts import fmt_minutes, fmt_quantity
+from caterking_display.ui.card_facts import fmt_estimate, fmt_minutes, fmt_quantity
 
 _PRIORITY = {Priority.RUSH: "RUSH", Priority.HIGH: "High", Priority.NORMAL: "Normal"}
 _STATUS = {
@@ -32,11 +33,25 @@ _STATUS = {
 }
 
 
+def basis_words(est: TaskEstimate | None, kind: str | None) -> str:
+    """What an estimate is based on, as a head chef would ask: "from 12 × dice onion"."""
+    if est is None:
+        return "no history yet"
+    if est.basis is Basis.EXACT:
+        return f"from {est.samples} × {kind or 'this task'}"
+    if est.basis is Basis.SIMILAR and est.similar_to:
+        return "like " + ", ".join(est.similar_to[:3])
+    if est.basis is Basis.STATION:
+        return "station average"
+    return "no history yet"
+
+
 def detail_table(
     vt: ViewTask,
     now: datetime,
     tz: tzinfo | None,
     name: Callable[[str | None], str],
+    est: TaskEstimate | None = None,
 ) -> Table:
     t = vt.task
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
@@ -62,6 +77,18 @@ def detail_table(
         left = int((t.due_at - now).total_seconds() // 60)
         when = f"in {fmt_minutes(left)}" if left >= 0 else f"{fmt_minutes(-left)} late"
         table.add_row("Due", f"{hm(t.due_at)} ({when})")
+    if t.status in (Status.PENDING, Status.CLAIMED):
+        if est is not None:
+            p50 = fmt_estimate(est.p50.total_seconds() / 60)
+            p90 = fmt_estimate(est.p90.total_seconds() / 60).removeprefix("≈ ")
+            line = f"{p50} (9 times in 10 within {p90})"
+            start = est.start_by(t)
+            if start is not None and t.status is Status.PENDING:
+                line += f" · start by {hm(start)}"
+            if est.running_long(t, now):
+                line += " · running long"
+            table.add_row("Estimate", line)
+        table.add_row("Based on", basis_words(est, t.kind))
     status = _STATUS.get(t.status, t.status.value)
     if vt.pending:
         status += " — this board's change is waiting to sync"
@@ -91,9 +118,11 @@ class TaskDetailScreen(ModalScreen[str | None]):
         now: datetime,
         tz: tzinfo | None,
         name: Callable[[str | None], str],
+        est: TaskEstimate | None = None,
     ) -> None:
         super().__init__()
         self.vt = vt
+        self.est = est
         self.staff = staff
         self.now = now
         self.tz = tz
@@ -104,7 +133,7 @@ class TaskDetailScreen(ModalScreen[str | None]):
         with Vertical(id="detail-dialog", classes="dialog"):
             yield Static(t.title, classes="dialog-title", markup=False)
             with VerticalScroll(id="detail-body", can_focus=False):
-                yield Static(detail_table(self.vt, self.now, self.tz, self.name_of))
+                yield Static(detail_table(self.vt, self.now, self.tz, self.name_of, self.est))
             with Horizontal(id="detail-buttons"):
                 yield Button("Close (Esc)", id="detail-close")
                 if t.status is Status.PENDING:

@@ -17,7 +17,15 @@ from textual.widgets import Button
 
 from caterking_display.ui.actions import BY_ID, keys_for
 
-BAR_ACTIONS: tuple[str, ...] = ("undo", "release", "recall", "station", "failed", "help")
+BAR_ACTIONS: tuple[str, ...] = (
+    "undo",
+    "release",
+    "recall",
+    "station",
+    "all_day",
+    "failed",
+    "help",
+)
 
 
 class BarButton(Button, can_focus=False):

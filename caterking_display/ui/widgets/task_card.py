@@ -61,6 +61,7 @@ class TaskCard(Widget):
         "task-card--meta",
         "task-card--who",
         "task-card--allergen",
+        "task-card--similar",
         "task-card--notes",
         "task-card--button-claim",
         "task-card--button-done",
