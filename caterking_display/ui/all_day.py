@@ -25,7 +25,7 @@ def kind_of(task: Task) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AllDayLine:
-    label: str  # the most common title in the group
+    label: str  # the most common title in the group (ties: the alphabetically first)
     amounts: str  # "22 kg + 3 tubs" ("" when no task has a quantity)
     tasks: int
     kinds: tuple[str, ...]
@@ -52,7 +52,9 @@ def all_day(tasks: Iterable[Task], *, threshold: float = SIMILAR) -> list[AllDay
             fmt_quantity(total, units[key] or None)
             for key, total in sorted(totals.items(), key=lambda kv: -kv[1])
         )
-        label = Counter(t.title for t in members).most_common(1)[0][0]
+        # The most common title; ties go to the alphabetically first (a stable label).
+        counts = Counter(t.title for t in members)
+        label = min(counts, key=lambda title: (-counts[title], title))
         lines.append(AllDayLine(label, amounts, len(members), tuple(group)))
     lines.sort(key=lambda line: (-line.tasks, line.label.casefold()))
     return lines
