@@ -1007,10 +1007,20 @@ class BoardApp(App[None], inherit_bindings=False):
                 self.action_release()
             elif step == "recall":
                 self.action_recall()
+            elif step == "batch":
+                self.action_batch_claim()
 
         est = estimate_task(vt.task, self.store.estimate(vt.task.kind, vt.task.station))
         self.push_screen(
-            TaskDetailScreen(vt, self._staff, self.now, self.tz, self._staff_name, est),
+            TaskDetailScreen(
+                vt,
+                self._staff,
+                self.now,
+                self.tz,
+                self._staff_name,
+                est,
+                similar=len(self._similar.get(vt.task.id, ())),
+            ),
             callback=chosen,
         )
 

@@ -205,3 +205,22 @@ async def test_undo_takes_back_a_whole_batch() -> None:
         await pilot.press("z")
         await wait_for(pilot, lambda: not store.pending_ops())
         assert all(app._cards[t.id].column is ColumnId.TODO for t in board)
+
+
+async def test_a_batch_can_be_claimed_by_touch_from_the_details() -> None:
+    board = [
+        task("Dice onions", due_in=40, kind="dice onion"),
+        task("Onions, diced", due_in=50, kind="dice onion"),
+    ]
+    app, store, _ = build(board)
+    async with app.run_test(size=SIZE) as pilot:
+        card = widget(app, board[0].id)
+        await wait_for(pilot, lambda: card.content_size.width > 0)
+        await pilot.click(card, offset=(2, 1))
+        await pilot.click(card, offset=(2, 1))
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskDetailScreen))
+        await pilot.click("#detail-batch")
+        await wait_for(pilot, lambda: isinstance(app.screen, StaffPicker))
+        await pilot.click("#pick-2")
+        await wait_for(pilot, lambda: len(store.pending_ops()) == 2)
+        assert {t for _, t, _ in ops(store)} == {board[0].id, board[1].id}

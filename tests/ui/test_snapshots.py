@@ -29,6 +29,7 @@ from tests.ui.data import (
     STAFF,
     T0,
     busy_board,
+    estimate,
     small_board,
     staff,
     task,
@@ -342,3 +343,85 @@ def test_damaged_board_file_notice(
     store = BoardStore.open(path, FixedClock(T0), "wall-1")
     app = BoardApp(store, FixedClock(T0), SETTINGS, status=LIVE)
     assert snap_compare(app, terminal_size=size)
+
+
+# --- issue 9: learned estimates -----------------------------------------------------
+
+
+def estimates_app() -> BoardApp:
+    board = [
+        task("Dice onions", qty="10", due_in=50, kind="dice onion"),
+        task("Onions, diced", qty="6", due_in=70, kind="dice onion"),
+        task(
+            "Reduce veal jus",
+            station="Sauce",
+            qty="10",
+            unit="l",
+            due_in=95,
+            kind="jus reduce veal",
+        ),
+        task("Brunoise celeriac", qty="2", due_in=80, kind="brunoise celeriac"),
+        task(
+            "Roast chicken thighs",
+            station="Grill",
+            qty="60",
+            unit="pcs",
+            status=Status.CLAIMED,
+            claimed_by=ANA,
+            claimed_ago=25,
+            due_in=20,
+            kind="chicken roast thigh",
+        ),
+        task(
+            "Glaze pork belly",
+            station="Grill",
+            status=Status.CLAIMED,
+            claimed_by=BEN,
+            claimed_ago=5,
+            due_in=40,
+            kind="belly glaze pork",
+        ),
+    ]
+    ests = [
+        estimate("dice onion", unit="kg", per_unit=(1.5, 2.5), setup=(4, 6)),
+        estimate(
+            "jus reduce veal", "Sauce", 90, 110, basis="similar", similar_to=("jus reduce lamb",)
+        ),
+        estimate("brunoise celeriac", p50=0, p90=0, basis="none", samples=0),
+        estimate("chicken roast thigh", "Grill", 14, 20),
+        estimate("belly glaze pork", "Grill", 18, 26, basis="station", samples=60),
+    ]
+    app, _, _ = build(board, estimates=ests)
+    return app
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_estimates_on_cards(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(estimates_app(), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_all_day_panel(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(estimates_app(), terminal_size=size, press=["a"])
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_details_say_the_basis(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = estimates_app()
+
+    async def open_details(pilot: Pilot[Any]) -> None:
+        app.select(uid("task/Reduce veal jus"))
+        await pilot.press("i")
+
+    assert snap_compare(app, terminal_size=size, run_before=open_details)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_batch_claim_picker(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = estimates_app()
+
+    async def batch(pilot: Pilot[Any]) -> None:
+        app.select(uid("task/Dice onions"))
+        await pilot.press("b")
+
+    assert snap_compare(app, terminal_size=size, run_before=batch)

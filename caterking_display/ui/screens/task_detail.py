@@ -104,7 +104,7 @@ def detail_table(
 
 
 class TaskDetailScreen(ModalScreen[str | None]):
-    """Dismisses with "next", "release", "recall" or None (closed)."""
+    """Dismisses with "next", "release", "recall", "batch" or None (closed)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,i,q", "close", "Close", id="detail_close"),
@@ -119,10 +119,12 @@ class TaskDetailScreen(ModalScreen[str | None]):
         tz: tzinfo | None,
         name: Callable[[str | None], str],
         est: TaskEstimate | None = None,
+        similar: int = 0,
     ) -> None:
         super().__init__()
         self.vt = vt
         self.est = est
+        self.similar = similar
         self.staff = staff
         self.now = now
         self.tz = tz
@@ -138,6 +140,9 @@ class TaskDetailScreen(ModalScreen[str | None]):
                 yield Button("Close (Esc)", id="detail-close")
                 if t.status is Status.PENDING:
                     yield Button("▶ Claim", id="detail-next", variant="primary")
+                    if self.similar:
+                        label = f"▶ Claim with {self.similar} similar (b)"
+                        yield Button(label, id="detail-batch", variant="primary")
                 elif t.status is Status.CLAIMED:
                     yield Button("✓ Done", id="detail-next", variant="success")
                     yield Button("Release", id="detail-release")
@@ -153,4 +158,4 @@ class TaskDetailScreen(ModalScreen[str | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         step = (event.button.id or "").removeprefix("detail-")
-        self.dismiss(step if step in ("next", "release", "recall") else None)
+        self.dismiss(step if step in ("next", "release", "recall", "batch") else None)
