@@ -75,7 +75,7 @@ def build(
     `sync_overrides` shortens the sync engine's timings (tests, benchmarks).
     """
     from caterking_display.backend import SupabaseBackend
-    from caterking_display.store import BoardStore
+    from caterking_display.store import BoardStore, meta_keys
     from caterking_display.sync import SyncEngine, SyncSettings
     from caterking_display.ui.app import BoardApp
     from caterking_display.ui.settings import UISettings
@@ -95,7 +95,7 @@ def build(
         ),
     )
     ui = UISettings(
-        kitchen_name=store.get_meta("kitchen_name") or "Kitchen",
+        kitchen_name=store.get_meta(meta_keys.KITCHEN_NAME) or "Kitchen",
         skip_picker=cfg.skip_picker,
         default_staff_id=cfg.default_staff_id,
         kiosk=cfg.kiosk,
@@ -106,7 +106,7 @@ def build(
         stale_after_seconds=cfg.stale_after_seconds,
         done_recent_minutes=cfg.done_recent_minutes,
         device_name=cfg.device_name,
-        timezone=store.get_meta("kitchen_timezone"),
+        timezone=store.get_meta(meta_keys.KITCHEN_TIMEZONE),
         initial_station=cfg.station,
         bell_on_rush=cfg.bell_on_rush,
         alert_command=cfg.alert_command,

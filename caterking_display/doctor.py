@@ -69,7 +69,10 @@ async def check_server(cfg: Config) -> list[Check]:
         try:
             session = await backend.sign_in(cfg.email, cfg.password)
         except AuthRejected as exc:
-            return [Check("sign-in", False, f"{cfg.email}: {exc} — check device email/password")]
+            from caterking_display.ui.status_text import SIGN_IN_WORDS
+
+            words = SIGN_IN_WORDS.get((exc.code or "").casefold(), f"{exc}: check them")
+            return [Check("sign-in", False, f"{cfg.email}: {words}")]
         except BackendError as exc:
             return [Check("server", False, f"cannot reach {cfg.url}: {exc}")]
         checks.append(Check("server", True, cfg.url))

@@ -35,17 +35,6 @@ log = logging.getLogger(__name__)
 PAGE_ROWS = 1000  # hosted Supabase's default max rows per request
 BOARD_HISTORY = timedelta(hours=12)  # finished tasks older than this are not fetched
 
-_AUTH_WORDS = {
-    "invalid_credentials": "The device's email or password is wrong",
-    "user_banned": "This device account is disabled",
-    "email_not_confirmed": "This device account's email is not confirmed",
-    "refresh_token_not_found": "The saved session is no longer valid",
-    "refresh_token_already_used": "The saved session was already used",
-    "session_not_found": "The session was ended on the server",
-    "session_expired": "The session expired",
-    "validation_failed": "The device's email or password is missing or malformed",
-}
-
 
 def _now_unix() -> float:
     return time.time()
@@ -167,8 +156,8 @@ class SupabaseBackend:
                 if not isinstance(code, str):
                     code = data.get("error") if isinstance(data.get("error"), str) else None
                 msg = data.get("message") or data.get("msg") or data.get("error_description")
-            word = _AUTH_WORDS.get(code or "", None)
-            text = word or (str(msg) if msg else f"sign-in refused ({resp.status_code})")
+            # The server's own words, for the log; the UI words it from ``code``.
+            text = str(msg) if msg else f"sign-in refused ({resp.status_code})"
             raise AuthRejected(text, code)
         if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
             raise TransportError("auth reply without a session")

@@ -37,6 +37,10 @@ class ViewTask:
     pending_action: Action | None = None
 
 
+UNKNOWN_CHEF = "someone"
+"""The name shown for a staff id the board does not know (yet): one word everywhere."""
+
+
 class NoticeKind(StrEnum):
     CONFLICT = "conflict"
     REJECTED = "rejected"
@@ -76,4 +80,4 @@ class BoardView:
         if staff_id is None:
             return ""
         s = self.staff.get(staff_id)
-        return s.display_name if s else "someone"
+        return s.display_name if s else UNKNOWN_CHEF

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """What kind of trouble the sync layer last had (the UI chooses the words)."""
+
+    NETWORK = "network"  # the server could not be reached, or did not answer in time
+    SERVER = "server"  # the server answered with an error
+    SIGN_IN = "sign_in"  # the device's credentials were refused (``error_code`` says how)
+    NO_KITCHEN = "no_kitchen"  # the device account names no kitchen
+    LINK = "link"  # the realtime channel was closed or failed
+    INTERNAL = "internal"  # a bug in this app (logged)
 
 
 class ConnectionState(StrEnum):
@@ -27,12 +38,14 @@ class SyncStatus:
     oldest_pending_at: datetime | None = None
     last_sync_at: datetime | None = None  # last successful resync or confirmed op
     last_message_at: datetime | None = None  # last message of any kind from the server
-    last_error: str | None = None
+    last_error: str | None = None  # the technical detail, for logs and diagnostics
+    error_kind: ErrorKind | None = None
+    error_code: str | None = None  # the server's machine word (e.g. "invalid_credentials")
     clock_skew: timedelta | None = None  # server minus device
     devices_online: int = 0
     board_saved_at: datetime | None = None  # when the shown board was last confirmed
     announcement: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    kitchen_name: str | None = None
 
     @property
     def skew_warning(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from caterking_display.domain.actions import Action
+from caterking_display.domain.board import UNKNOWN_CHEF
 from caterking_display.domain.task import Staff, Status, Task
 from caterking_display.domain.text import printable
 
@@ -38,9 +39,9 @@ _REASONS = {
 
 def staff_name(staff: Mapping[str, Staff], staff_id: str | None) -> str:
     if staff_id is None:
-        return "someone else"
+        return f"{UNKNOWN_CHEF} else"
     s = staff.get(staff_id)
-    return s.display_name if s is not None else "someone else"
+    return s.display_name if s is not None else f"{UNKNOWN_CHEF} else"
 
 
 def conflict_message(

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from caterking_display.backend.types import AuthRejected, Backend, Session, TransportError
 from caterking_display.domain.clock import Clock
+from caterking_display.domain.sync_status import ErrorKind
 from caterking_display.sync.settings import SyncSettings
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,16 @@ TokenListener = Callable[[str], Awaitable[None]]
 
 
 class AuthFailed(Exception):
-    """The server refused the device's credentials; ``str(exc)`` says what to fix."""
+    """The device cannot sign in: the server refused its credentials (``code`` is the
+    server's machine word, e.g. ``invalid_credentials``), or the account cannot be used
+    (``kind`` NO_KITCHEN). ``str(exc)`` is the technical detail, for the log."""
+
+    def __init__(
+        self, detail: str, *, code: str | None = None, kind: ErrorKind = ErrorKind.SIGN_IN
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.kind = kind
 
 
 class DeviceAuth:
@@ -83,9 +93,7 @@ class DeviceAuth:
         except AuthRejected as exc:
             self._session = None
             self._backend.set_session(None)
-            raise AuthFailed(
-                f"Sign-in failed: {exc}. Check the device email and password."
-            ) from exc
+            raise AuthFailed(str(exc), code=exc.code) from exc
         log.info("sync: signed in (token valid %.0f s)", session.expires_in)
         return self._take(session)
 
@@ -119,7 +127,7 @@ class DeviceAuth:
     async def run_refresher(
         self,
         on_token: TokenListener,
-        on_failed: Callable[[str], None],
+        on_failed: Callable[[AuthFailed], None],
     ) -> None:
         """Forever: refresh at ``refresh_fraction`` of each token's lifetime and hand the new
         token to ``on_token`` (the realtime link). Never raises (except cancellation)."""
@@ -144,7 +152,7 @@ class DeviceAuth:
                 await asyncio.sleep(min(5.0, max(0.5, self._settings.heartbeat_interval)))
                 continue
             except AuthFailed as exc:
-                on_failed(str(exc))
+                on_failed(exc)
                 await asyncio.sleep(self._settings.auth_retry_seconds)
                 continue
             try:

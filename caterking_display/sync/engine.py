@@ -23,10 +23,10 @@ from typing import Any
 
 from caterking_display.backend.types import Backend
 from caterking_display.domain.clock import Clock
-from caterking_display.domain.sync_status import SyncStatus
+from caterking_display.domain.sync_status import ErrorKind, SyncStatus
 from caterking_display.domain.text import printable
-from caterking_display.store import BoardStore
-from caterking_display.sync.auth import DeviceAuth
+from caterking_display.store import BoardStore, meta_keys
+from caterking_display.sync.auth import AuthFailed, DeviceAuth
 from caterking_display.sync.outbox import Outbox
 from caterking_display.sync.resync import Resync
 from caterking_display.sync.settings import SyncSettings
@@ -157,7 +157,7 @@ class SyncEngine:
             raise
         except Exception:
             log.exception("sync: %s crashed; stopping sync", name)
-            self.tracker.link_lost(f"internal error in {name}")
+            self.tracker.link_lost(f"internal error in {name}", ErrorKind.INTERNAL)
 
     async def _shutdown(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -191,8 +191,10 @@ class SyncEngine:
     async def _push_token(self, token: str) -> None:
         await self.supervisor.push_token(token)
 
-    def _auth_failed(self, reason: str) -> None:
-        self.tracker.auth_failed(reason, self.settings.auth_retry_seconds)
+    def _auth_failed(self, exc: AuthFailed) -> None:
+        self.tracker.auth_failed(
+            str(exc), self.settings.auth_retry_seconds, kind=exc.kind, code=exc.code
+        )
 
     def _on_broadcast(self, event: str, payload: dict[str, Any]) -> None:
         if event.lower() not in ("announcement", "announce"):
@@ -221,7 +223,7 @@ class SyncEngine:
         ops = self.store.pending_ops()
         self.tracker.pending(len(ops), ops[0].created_at if ops else None)
         self.tracker.board_saved(self.store.saved_at)
-        self.tracker.kitchen(self.store.get_meta("kitchen_name"))
+        self.tracker.kitchen(self.store.get_meta(meta_keys.KITCHEN_NAME))
 
     async def _ticker(self) -> None:
         while True:

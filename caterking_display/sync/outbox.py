@@ -46,7 +46,6 @@ class Outbox:
         ensure_session: Callable[[], Awaitable[object]] | None = None,
         current_token: Callable[[], str | None] = lambda: None,
         on_confirmed: Callable[[], None] = lambda: None,
-        on_error: Callable[[str], None] = lambda _e: None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -56,7 +55,6 @@ class Outbox:
         self._ensure = ensure_session
         self._token = current_token
         self._on_confirmed = on_confirmed
-        self._on_error = on_error
         self._monotonic = monotonic
         self._backoff = Backoff(settings.backoff_base, settings.backoff_cap, settings.rng)
         self._wake = asyncio.Event()
@@ -96,7 +94,7 @@ class Outbox:
                     await self._ensure()  # never send as anon: sign in first
                 except Exception as exc:
                     failures += 1
-                    self._on_error(str(exc))
+                    log.info("sync: cannot send before signing in (%s)", exc)
                     await self._wait(failures)
                     continue
             used = self._token()  # the token this request carries
@@ -114,7 +112,7 @@ class Outbox:
                 try:
                     await self._renew(used)
                 except Exception as renew_exc:
-                    self._on_error(str(renew_exc))
+                    log.info("sync: token renewal failed (%s)", renew_exc)
                     await self._wait(failures)
                     continue
                 if failures > 1:
@@ -129,7 +127,6 @@ class Outbox:
             except TransportError as exc:
                 failures += 1
                 self._store.record_attempt(op.op_id, str(exc), reached_server=exc.sent)
-                self._on_error(str(exc))
                 if exc.answered:
                     now = self._monotonic()
                     n, first = self._server_errors.get(op.op_id, (0, now))

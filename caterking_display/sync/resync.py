@@ -9,7 +9,7 @@ import logging
 from caterking_display.backend.types import Backend, ChangeEvent
 from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.task import RowError, Staff, Task
-from caterking_display.store import BoardStore
+from caterking_display.store import BoardStore, meta_keys
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,10 @@ class Resync:
         """Keep the kitchen's name and zone so a display starting offline shows them."""
         if not self.kitchen:
             return
-        for key, meta in (("name", "kitchen_name"), ("timezone", "kitchen_timezone")):
+        for key, meta in (
+            ("name", meta_keys.KITCHEN_NAME),
+            ("timezone", meta_keys.KITCHEN_TIMEZONE),
+        ):
             value = self.kitchen.get(key)
             if isinstance(value, str) and value:
                 try:

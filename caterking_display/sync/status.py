@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from caterking_display.domain.clock import Clock
-from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.sync_status import ConnectionState, ErrorKind, SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,13 @@ class StatusTracker:
             state = ConnectionState.CONNECTING
         self._update(state, attempt=attempt, next_retry_at=None)
 
-    def attempt_failed(self, attempt: int, error: str, retry_in: float) -> None:
+    def attempt_failed(
+        self,
+        attempt: int,
+        error: str,
+        retry_in: float,
+        kind: ErrorKind = ErrorKind.NETWORK,
+    ) -> None:
         """An attempt failed; the next one is in ``retry_in`` seconds."""
         self._failures += 1
         now = self._clock.now()
@@ -94,6 +100,8 @@ class StatusTracker:
             attempt=attempt,
             next_retry_at=now + timedelta(seconds=retry_in),
             last_error=error,
+            error_kind=kind,
+            error_code=None,
         )
 
     def live(self) -> None:
@@ -102,17 +110,30 @@ class StatusTracker:
         now = self._clock.now()
         self._update(ConnectionState.LIVE, attempt=0, next_retry_at=None, last_sync_at=now)
 
-    def link_lost(self, error: str) -> None:
+    def link_lost(self, error: str, kind: ErrorKind = ErrorKind.LINK) -> None:
         self._down_since_mono = self._clock.monotonic()
         self._failures = 0
         state = ConnectionState.RECONNECTING if self._ever_live else ConnectionState.CONNECTING
-        self._update(state, attempt=1, next_retry_at=None, last_error=error)
+        self._update(
+            state, attempt=1, next_retry_at=None, last_error=error, error_kind=kind, error_code=None
+        )
 
-    def auth_failed(self, reason: str, retry_in: float) -> None:
+    def auth_failed(
+        self,
+        detail: str,
+        retry_in: float,
+        *,
+        kind: ErrorKind = ErrorKind.SIGN_IN,
+        code: str | None = None,
+    ) -> None:
+        """The server refused the device's credentials (``code``: its machine word), or
+        the account cannot be used (``kind`` NO_KITCHEN)."""
         now = self._clock.now()
         self._update(
             ConnectionState.AUTH_FAILED,
-            last_error=reason,
+            last_error=detail,
+            error_kind=kind,
+            error_code=code,
             next_retry_at=now + timedelta(seconds=retry_in),
         )
 
@@ -157,9 +178,8 @@ class StatusTracker:
 
     def kitchen(self, name: str | None) -> None:
         """The kitchen's name, once known (shown in the board's header)."""
-        if name is None or self._status.extra.get("kitchen_name") == name:
-            return
-        self._update(None, extra={**self._status.extra, "kitchen_name": name})
+        if name is not None:
+            self._update(None, kitchen_name=name)
 
     # --- internals ------------------------------------------------------------------
 

@@ -20,9 +20,12 @@ from caterking_display.backend.types import (
     ChangeEvent,
     Link,
     LinkHandlers,
+    ServerRefused,
     SystemEvent,
+    TransportError,
 )
 from caterking_display.domain.clock import Clock
+from caterking_display.domain.sync_status import ErrorKind
 from caterking_display.sync.auth import AuthFailed, DeviceAuth
 from caterking_display.sync.backoff import Backoff
 from caterking_display.sync.resync import Resync
@@ -93,14 +96,15 @@ class Supervisor:
                 continue
             except AuthFailed as exc:
                 delay = self._s.auth_retry_seconds * (0.75 + 0.5 * self._s.rng.random())
-                self._status.auth_failed(str(exc), delay)
+                self._status.auth_failed(str(exc), delay, kind=exc.kind, code=exc.code)
                 await self._pause(delay)
                 attempt = 0
                 continue
             except (BackendError, LinkDown, TimeoutError, OSError) as exc:
                 error = str(exc) or type(exc).__name__
+                kind = _error_kind(exc)
             delay = self._backoff.delay(attempt)
-            self._status.attempt_failed(attempt, error, delay)
+            self._status.attempt_failed(attempt, error, delay, kind)
             log.info("sync: attempt %d failed (%s); next in %.1f s", attempt, error, delay)
             await self._pause(delay)
 
@@ -119,7 +123,7 @@ class Supervisor:
         session = await self._auth.ensure()
         kitchen_id = self.kitchen_id or session.app_metadata.get("kitchen_id")
         if not isinstance(kitchen_id, str) or not kitchen_id:
-            raise AuthFailed("The device account has no kitchen_id; set CATERKING_KITCHEN_ID")
+            raise AuthFailed("no kitchen_id in app_metadata", kind=ErrorKind.NO_KITCHEN)
         self.kitchen_id = kitchen_id
         closed = asyncio.Event()
         pg_ready = asyncio.Event()
@@ -227,3 +231,14 @@ class Supervisor:
 
 def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _error_kind(exc: BaseException) -> ErrorKind:
+    """What kind of trouble an attempt had (the UI words it)."""
+    if isinstance(exc, TransportError) and exc.answered:
+        return ErrorKind.SERVER
+    if isinstance(exc, LinkDown):
+        return ErrorKind.LINK
+    if isinstance(exc, ServerRefused):
+        return ErrorKind.SERVER
+    return ErrorKind.NETWORK

@@ -548,7 +548,7 @@ class BoardApp(App[None], inherit_bindings=False):
         banner = self._banner_facts()
         return HeaderFacts(
             live=banner.detail if banner.level is BannerLevel.LIVE else None,
-            kitchen=printable(self.status.extra.get("kitchen_name") or self.settings.kitchen_name),
+            kitchen=printable(self.status.kitchen_name or self.settings.kitchen_name),
             station=self._station_label(),
             # Presence is only known over a live link; a stale count would mislead.
             devices_online=(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
-from caterking_display.domain.board import ViewTask
+from caterking_display.domain.board import UNKNOWN_CHEF, ViewTask
 from caterking_display.domain.estimates import TaskEstimate
 from caterking_display.domain.task import Priority, Staff, Status
 
@@ -150,7 +150,7 @@ def card_facts(
         if staff_id is None:
             return "", ""
         s = staff.get(staff_id)
-        return (s.display_name, s.initials) if s else ("someone", "?")
+        return (s.display_name, s.initials) if s else (UNKNOWN_CHEF, "?")
 
     if t.status is Status.DONE:
         done = finished_at(vt)

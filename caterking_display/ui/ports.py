@@ -11,11 +11,12 @@ from typing import Protocol
 from caterking_display.domain.actions import Action
 from caterking_display.domain.board import BoardView, FailedAction, Notice, PendingOp, ViewTask
 from caterking_display.domain.estimates import Estimate
-from caterking_display.store import ESTIMATES_CHANGED, STAFF_CHANGED, StoreRecovery
+from caterking_display.store import ESTIMATES_CHANGED, STAFF_CHANGED, StoreRecovery, meta_keys
 
 __all__ = ["ESTIMATES_CHANGED", "LAST_STAFF_META", "STAFF_CHANGED", "BoardSource"]
 
-LAST_STAFF_META = "last_staff_id"
+LAST_STAFF_META = meta_keys.LAST_STAFF
+
 """Store meta key: the chef last picked on this device (preselected in the picker)."""
 
 

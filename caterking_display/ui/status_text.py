@@ -7,13 +7,11 @@ healthy while receiving nothing is the top complaint about kitchen displays.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from caterking_display.domain.sync_status import ConnectionState, SyncStatus
-from caterking_display.domain.text import printable
+from caterking_display.domain.sync_status import ConnectionState, ErrorKind, SyncStatus
 
 
 class BannerLevel(StrEnum):
@@ -34,13 +32,28 @@ class BannerFacts:
     """The same facts in fewer words, for when `detail` does not fit on one line."""
 
 
-_SIGN_IN_FAILED = re.compile(r"^\s*sign-in failed\s*:\s*", re.IGNORECASE)
+_CHECK_ACCOUNT = "check the device email and password (CATERKING_DEVICE_EMAIL / _PASSWORD)"
+
+# The server's machine words for a refused sign-in, in words a kitchen manager can act on.
+SIGN_IN_WORDS: dict[str, str] = {
+    "invalid_credentials": "the device's email or password is wrong: " + _CHECK_ACCOUNT,
+    "user_banned": "this device account is disabled: ask the Admin app to enable it",
+    "email_not_confirmed": "this device account's email is not confirmed yet",
+    "validation_failed": "the device's email or password is missing or malformed: "
+    + _CHECK_ACCOUNT,
+    "refresh_token_not_found": "the saved session is no longer valid; signing in again",
+    "refresh_token_already_used": "the saved session was already used; signing in again",
+    "session_not_found": "the session was ended on the server; signing in again",
+    "session_expired": "the session expired; signing in again",
+}
 
 
-def sign_in_detail(error: str | None) -> str:
-    """What to fix after a failed sign-in, without repeating the "Sign-in failed" headline."""
-    detail = _SIGN_IN_FAILED.sub("", printable(error or ""), count=1).strip()
-    return detail or "check the device email and password (CATERKING_DEVICE_EMAIL / _PASSWORD)"
+def sign_in_detail(status: SyncStatus) -> str:
+    """What to fix after a failed sign-in (the headline already says "Sign-in failed")."""
+    if status.error_kind is ErrorKind.NO_KITCHEN:
+        return "the device account names no kitchen: set CATERKING_KITCHEN_ID or its app_metadata"
+    code = (status.error_code or "").strip().casefold()
+    return SIGN_IN_WORDS.get(code, _CHECK_ACCOUNT)
 
 
 def changes_waiting(n: int) -> str:
@@ -121,7 +134,7 @@ def banner_facts(
     else:
         level = BannerLevel.AUTH_FAILED
         headline = "Sign-in failed"
-        parts.append(sign_in_detail(status.last_error))
+        parts.append(sign_in_detail(status))
         if waiting:
             parts.append(waiting)
     if status.skew_warning and status.clock_skew is not None:

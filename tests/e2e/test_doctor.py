@@ -51,7 +51,7 @@ def test_wrong_password_and_unknown_station_say_what_to_fix(
     env(monkeypatch, stack.url, stack.anon_key, dev.email, "wrong")
     assert main(["doctor", "--data-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "✗ sign-in" in out and "check device email/password" in out
+    assert "✗ sign-in" in out and "email or password is wrong" in out
     env(monkeypatch, stack.url, stack.anon_key, dev.email, dev.password)
     assert main(["doctor", "--data-dir", str(tmp_path), "--station", "Fryer"]) == 1
     assert "✗ station" in capsys.readouterr().out

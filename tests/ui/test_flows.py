@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import Static
 
 from caterking_display.domain.actions import Action
-from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.sync_status import ConnectionState, ErrorKind, SyncStatus
 from caterking_display.domain.task import Priority, Status
 from caterking_display.ui.app import BoardApp
 from caterking_display.ui.card_facts import ColumnId
@@ -508,15 +508,29 @@ async def test_set_status_drives_the_banner() -> None:
         assert "Canapés out at 12:30" in str(app.query_one("#announcement").render())
 
 
-async def test_sign_in_failed_banner_does_not_repeat_the_headline() -> None:
+async def test_sign_in_failed_banner_words_the_servers_code() -> None:
+    # The sync layer hands over facts (kind, the server's code); the words are the UI's.
     app, _, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:
-        error = "SIGN-IN FAILED: The device's email or password is wrong. Check them."
-        app.set_status(SyncStatus(ConnectionState.AUTH_FAILED, since=app.now, last_error=error))
+        app.set_status(
+            SyncStatus(
+                ConnectionState.AUTH_FAILED,
+                since=app.now,
+                last_error="Invalid login credentials",
+                error_kind=ErrorKind.SIGN_IN,
+                error_code="invalid_credentials",
+            )
+        )
         await pilot.pause()
         text = app.query_one(ConnectionBanner).render().plain
         assert text.lower().count("sign-in failed") == 1
-        assert "Sign-in failed  The device's email or password is wrong" in text
+        assert "Sign-in failed  the device's email or password is wrong" in text
+        assert "Invalid login credentials" not in text  # the server's own words: the log
+        app.set_status(
+            SyncStatus(ConnectionState.AUTH_FAILED, since=app.now, error_kind=ErrorKind.NO_KITCHEN)
+        )
+        await pilot.pause()
+        assert "names no kitchen" in app.query_one(ConnectionBanner).render().plain
 
 
 async def test_live_line_moves_with_every_server_message() -> None:

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.clock import FixedClock
-from caterking_display.domain.sync_status import ConnectionState, SyncStatus
+from caterking_display.domain.sync_status import ConnectionState, ErrorKind, SyncStatus
 from caterking_display.domain.task import Priority, Status
 from caterking_display.store import BoardStore
 from caterking_display.ui.app import BoardApp
@@ -112,9 +112,9 @@ BANNERS: dict[str, SyncStatus] = {
     "sign_in_failed": SyncStatus(
         ConnectionState.AUTH_FAILED,
         since=T0,
-        # As sync/auth.py words it: the banner must not say "Sign-in failed" twice.
-        last_error="Sign-in failed: The device's email or password is wrong. "
-        "Check the device email and password.",
+        last_error="Invalid login credentials",
+        error_kind=ErrorKind.SIGN_IN,
+        error_code="invalid_credentials",
     ),
     "stale": SyncStatus(
         ConnectionState.LIVE,

@@ -1,0 +1,12 @@
+"""The keys of the store's ``meta`` table, in one place (every layer reads them from here)."""
+
+from __future__ import annotations
+
+LAST_STAFF = "last_staff_id"
+"""The chef last picked on this device (preselected in the "who?" picker)."""
+
+KITCHEN_NAME = "kitchen_name"
+"""The kitchen's name, kept so a display starting offline shows it."""
+
+KITCHEN_TIMEZONE = "kitchen_timezone"
+"""The kitchen's IANA time zone, for the clock and due times."""
