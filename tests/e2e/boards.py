@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,16 +13,14 @@ from caterking_display.config import Config
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.localstack.stack import LocalStack
+from tests import waiting
 from tests.pg import Kitchen
 from tests.stack import create_display
 
 
 async def until(pilot: Any, cond: Callable[[], object], within: float = 10) -> None:
     """Let the app run until `cond()` holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
+    await waiting.until(cond, within, pilot=pilot)
 
 
 def config(

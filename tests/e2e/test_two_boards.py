@@ -27,6 +27,12 @@ def card_in(app: Any, column: str, task_id: str) -> TaskCard | None:
     return None
 
 
+def card_text(app: Any, column: str, task_id: str) -> str:
+    """What the card says ("" until it is placed and laid out)."""
+    card = card_in(app, column, task_id)
+    return "" if card is None or not card.content_size.width else str(card.render())
+
+
 async def test_claim_on_one_board_shows_on_the_other(
     stack: LocalStack, kitchen: Kitchen, tmp_path: Path
 ) -> None:
@@ -41,7 +47,7 @@ async def test_claim_on_one_board_shows_on_the_other(
             # The header names the kitchen as soon as the board has been fetched.
             await until(pilot, lambda app=app: "Main" in str(header_text(app)))
         # Chef 0 claims on board A (picker: key 1 is the first chef by name).
-        app_a.selected_id = tid
+        app_a.select(tid)
         await pa.press("c")
         await until(pa, lambda: app_a.screen.__class__.__name__ != "Screen")
         await pa.press("1")
@@ -52,8 +58,10 @@ async def test_claim_on_one_board_shows_on_the_other(
         latency = time.monotonic() - started
         vt = store_b.get(tid)
         assert vt is not None and vt.task.status is Status.CLAIMED and not vt.pending
-        card = card_in(app_b, "doing", tid)
-        assert card is not None and "Chef 0" in str(card.render())
+        # The card is laid out after it is placed: wait for its text, not its first frame.
+        await until(
+            pb, lambda: "Chef 0" in str(getattr(card_in(app_b, "doing", tid), "render", str)())
+        )
         assert latency < 2.0
         # Board A's op was confirmed by the server (no pending mark left).
         await until(pa, lambda: not store_a.pending_ops())

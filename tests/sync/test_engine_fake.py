@@ -15,7 +15,7 @@ from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.sync import SyncEngine, SyncSettings
 from tests.store.factory import ME, STAFF, new_store, task, tid
 from tests.sync.fakes import Call, FakeBackend, transport
-from tests.sync.util import until
+from tests.waiting import until
 
 
 def settings(**kw: object) -> SyncSettings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -21,6 +20,7 @@ from caterking_display.ui.app import BoardApp
 from caterking_display.ui.settings import UISettings
 from caterking_display.ui.widgets.task_card import TaskCard
 from tests.ui.data import STAFF, T0
+from tests.waiting import until
 
 SETTINGS = UISettings(kitchen_name="Harbour Kitchen", timezone="UTC", device_name="wall-1")
 LIVE = SyncStatus(
@@ -81,12 +81,8 @@ def build(
 
 
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], within: float = 5) -> None:
-    """Pause the pilot until `condition()` is true; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause()
+    """Let the app run until `condition()` is true; fail after `within` seconds."""
+    await until(condition, within, pilot=pilot)
 
 
 def ops(store: BoardStore) -> list[tuple[Action, str, str]]:

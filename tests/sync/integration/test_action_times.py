@@ -19,7 +19,7 @@ from caterking_display.localstack.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import SERVICE, Kitchen, add_task, as_claims
 from tests.sync.integration.conftest import Clients
-from tests.sync.util import until
+from tests.waiting import until
 
 # The server's offset is measured from HTTP Date headers (1 s resolution, midpoint of
 # the round trip): a corrected device clock is within this of the server's.

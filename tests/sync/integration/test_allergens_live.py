@@ -10,7 +10,7 @@ from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.localstack.stack import LocalStack
 from tests.pg import SERVICE, Kitchen, add_task, as_claims
 from tests.sync.integration.conftest import Clients
-from tests.sync.util import until
+from tests.waiting import until
 
 
 async def test_admin_adds_allergens_and_the_board_shows_them(

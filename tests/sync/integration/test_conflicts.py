@@ -13,7 +13,7 @@ from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.domain.task import Status
 from tests.pg import Kitchen, add_task
 from tests.sync.integration.conftest import Clients
-from tests.sync.util import until
+from tests.waiting import until
 
 
 async def test_simultaneous_claims_one_wins_the_other_reverts_and_is_told(

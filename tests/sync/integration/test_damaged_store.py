@@ -24,7 +24,7 @@ from caterking_display.store import BoardStore
 from tests.faultproxy import FaultProxy
 from tests.pg import Kitchen, add_task
 from tests.sync.integration.conftest import Clients, Device
-from tests.sync.util import until
+from tests.waiting import until
 
 PAGE = 512
 

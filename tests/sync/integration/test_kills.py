@@ -22,7 +22,7 @@ from caterking_display.localstack.stack import LocalStack
 from tests.faultproxy import FaultProxy, free_port
 from tests.pg import Kitchen, add_task
 from tests.sync.integration.conftest import Clients, Device
-from tests.sync.util import until
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -48,7 +48,8 @@ async def test_a_killed_client_s_queued_ops_are_delivered_by_the_next_process(
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 20)
     assert line.decode().strip() == "queued 3"
-    await asyncio.sleep(0.5)  # it is retrying against a refused port
+    line = await asyncio.wait_for(proc.stdout.readline(), 20)
+    assert line.decode().strip() == "retrying"  # it tried the refused port and waits
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     assert db.execute(

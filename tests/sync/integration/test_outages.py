@@ -15,7 +15,7 @@ from caterking_display.localstack.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import Kitchen, add_task
 from tests.sync.integration.conftest import Clients
-from tests.sync.util import until
+from tests.waiting import until
 
 
 def both_live(*engines: Any) -> bool:

@@ -1,0 +1,31 @@
+"""The one way tests wait: on a condition, with a deadline — never a bare sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+async def until(
+    cond: Callable[[], object],
+    within: float = 3.0,
+    *,
+    pilot: Any | None = None,
+    step: float = 0.01,
+) -> None:
+    """Until ``cond()`` is true; fails after ``within`` seconds.
+
+    With a Textual ``pilot``, each round lets the app process its messages
+    (``pilot.pause()``), so a condition on the screen sees what the app has done;
+    otherwise each round yields to the event loop for ``step`` seconds.
+    """
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {within} s")
+        if pilot is not None:
+            await pilot.pause()
+        else:
+            await asyncio.sleep(step)
