@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md §3's action table, against real PostgreSQL."""
+"""Every row of the task-action table (tests/action_table.py), against real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.action_table import CASES
 from tests.pg import (
     SERVICE,
     Kitchen,
@@ -49,30 +50,6 @@ def cancelled(conn: Any, k: Kitchen) -> str:
     tid = add_task(conn, k)
     set_state(conn, tid, status="cancelled")
     return tid
-
-
-# (function, how to make the task, acting staff index, expected outcome, status after, reason)
-CASES = [
-    ("claim_task", "pending", 0, "applied", "claimed", None),
-    ("claim_task", "claimed0", 0, "duplicate", "claimed", "already_claimed"),
-    ("claim_task", "claimed1", 0, "conflict", "claimed", "claimed_by_other"),
-    ("claim_task", "done1", 0, "conflict", "done", "done"),
-    ("claim_task", "cancelled", 0, "conflict", "cancelled", "cancelled"),
-    ("release_task", "claimed0", 0, "applied", "pending", None),
-    ("release_task", "claimed1", 0, "conflict", "claimed", "claimed_by_other"),
-    ("release_task", "pending", 0, "conflict", "pending", "not_claimed"),
-    ("release_task", "done0", 0, "conflict", "done", "not_claimed"),
-    ("complete_task", "pending", 0, "applied", "done", None),
-    ("complete_task", "claimed0", 0, "applied", "done", None),
-    ("complete_task", "claimed1", 0, "conflict", "claimed", "claimed_by_other"),
-    ("complete_task", "done0", 0, "duplicate", "done", "already_done"),
-    ("complete_task", "done1", 0, "conflict", "done", "done_by_other"),
-    ("complete_task", "cancelled", 0, "conflict", "cancelled", "cancelled"),
-    ("reopen_task", "done1", 0, "applied", "pending", None),
-    ("reopen_task", "pending", 0, "conflict", "pending", "not_done"),
-    ("reopen_task", "claimed0", 0, "conflict", "claimed", "not_done"),
-    ("reopen_task", "cancelled", 0, "conflict", "cancelled", "not_done"),
-]
 
 
 def make(conn: Any, k: Kitchen, state: str) -> str:
