@@ -225,8 +225,12 @@ alter table public.prep_estimates
   add column p50_minutes_per_unit numeric null,
   add column p90_setup_minutes numeric null,
   add column p90_minutes_per_unit numeric null;
--- The server writes every row and always names its basis.
+-- The server writes every row and always names its basis. Signed-in users only read
+-- (0001 granted select, but the schema's default privileges had given them every right,
+-- and TRUNCATE ignores row-level security).
 alter table public.prep_estimates alter column basis drop default;
+revoke insert, update, delete, truncate, references, trigger on public.prep_estimates
+  from authenticated;
 alter table public.prep_estimates replica identity full;
 create index prep_estimates_borrowers_idx on public.prep_estimates (tenant_id, station)
   where basis <> 'exact';
