@@ -12,7 +12,10 @@ from tests.schema.prep import kind
 SAME = [
     ("dice onion", ["Onions, diced", "Dice onions", "dice ONION", "  Dice   the onions!! "]),
     ("dice onion", ["Dice onions, diced", "2 x 5 kg onions, diced", "Diced onions (5kg)"]),
-    ("bechamel make", ["Make béchamel", "MAKE BÉCHAMEL", "make bechamel", "Béchamel: make"]),
+    ("bechamel", ["Make béchamel", "MAKE BÉCHAMEL", "make bechamel", "Béchamel", "Prep béchamel"]),
+    ("potato salad", ["Make potato salad", "Potato salad", "Prepare potato salads"]),
+    ("char grill zucchini", ["Char-grill zucchinis", "zucchini, char-grilled"]),
+    ("blini", ["Blinis", "blini"]),
     ("chicken roast thigh", ["Roast 40 chicken thighs", "Chicken thighs, roasted x2"]),
     ("garlic mince", ["Mince garlic 500g", "Garlic - minced, 500 g", "mince 0.5 kg of garlic"]),
     ("cube peel potato", ["Peel and cube potatoes", "Potatoes: peeled & cubed"]),
@@ -21,6 +24,7 @@ SAME = [
     ("salad tomato", ["Tomato salad", "tomatoes salad"]),
     ("canape plate salmon smoke", ["Plate smoked salmon canapés", "Smoke salmon canape plate"]),
     ("jus reduce veal", ["Reduce veal jus"]),
+    ("pastis", ["Pastis"]),
     ("asparagus trim", ["Trim asparagus", "Asparagus, trimmed"]),
     ("dish wash", ["Wash dishes", "Wash the dish"]),
     ("chef special", ["Chef's special", "chef’s specials"]),
@@ -97,3 +101,18 @@ def test_tasks_kind_is_indexed_btree_and_trigram(conn: Any) -> None:
     ]
     assert any("btree (tenant_id, kind, station)" in d for d in defs), defs
     assert any("gin (kind" in d and "gin_trgm_ops" in d for d in defs), defs
+
+
+def test_the_catalogues_variants_are_one_kind_and_its_similar_jobs_are_near(conn: Any) -> None:
+    """The simulator and the benchmark rely on it: variants share their job's kind;
+    similar jobs are another kind that pg_trgm finds (similarity >= 0.3)."""
+    from caterking_display.kitchen_catalogue import SIMILAR_JOBS, TITLE_VARIANTS
+
+    for base, variants in TITLE_VARIANTS.items():
+        for v in variants:
+            assert kind(conn, v) == kind(conn, base), (base, v)
+    for base, jobs in SIMILAR_JOBS.items():
+        for title, _ in jobs:
+            a, b = kind(conn, base), kind(conn, title)
+            sim = conn.execute("select similarity(%s, %s) as s", (a, b)).fetchone()["s"]
+            assert a != b and sim >= 0.3, (base, title, sim)

@@ -34,7 +34,7 @@ $$;
 -- One key for every way of writing the same job: "Onions, diced", "Dice onions" and
 -- "dice ONION" are all 'dice onion'. Steps: fold accents and case, drop punctuation,
 -- quantities ("40", "5kg", "x2"), units ("kg", "g", "l", "ml", "pcs"...) and small words
--- ("the", "for", "of", "and"...), bring cooking forms and plurals to one word ("diced" ->
+-- ("the", "for", "of", "and", "make"...), bring cooking forms and plurals to one word ("diced" ->
 -- "dice", "onions" -> "onion", "berries" -> "berry"), remove repeats, sort the words.
 -- A title of nothing but such words keeps them (tidied), so no key is empty.
 create function public.task_kind(p_title text) returns text
@@ -65,8 +65,10 @@ begin
     continue when w = any (array['kg', 'kgs', 'g', 'gr', 'grs', 'gram', 'grams', 'kilo',
       'kilos', 'kilogram', 'kilograms', 'l', 'lt', 'ltr', 'ltrs', 'litre', 'litres', 'liter',
       'liters', 'ml', 'cl', 'dl', 'pc', 'pcs', 'pce', 'pces', 'lb', 'lbs', 'oz', 'x', 'qty']);
+    -- Small words, and verbs that say only "do it" ("Make béchamel" = "Béchamel").
     continue when w = any (array['a', 'an', 'the', 'for', 'of', 'and', 'or', 'with', 'in',
-      'into', 'to', 'on', 'at', 'from', 'by', 'per', 'some', 'each']);
+      'into', 'to', 'on', 'at', 'from', 'by', 'per', 'some', 'each', 'make', 'prepare',
+      'prep']);
     words := words || w;
   end loop;
   foreach w in array words loop
@@ -110,13 +112,15 @@ begin
       when 'brownies' then 'brownie' when 'smoothies' then 'smoothie'
       when 'veggies' then 'veggie' when 'geese' then 'goose'
       else w end;
-    -- Plurals: berries -> berry, tomatoes -> tomato, dishes -> dish, onions -> onion;
-    -- words ending in ss, us or is stay (bass, asparagus, hummus, couscous, jus).
+    -- Plurals: berries -> berry, tomatoes -> tomato, dishes -> dish, onions -> onion,
+    -- zucchinis -> zucchini; words ending in ss or us stay (bass, asparagus, hummus,
+    -- couscous, jus), and so do a few in is.
     if length(w) > 4 and w ~ 'ies$' then
       w := left(w, -3) || 'y';
     elsif length(w) > 4 and w ~ '(oes|sses|xes|zes|shes|ches)$' then
       w := left(w, -2);
-    elsif length(w) > 3 and w ~ 's$' and w !~ '(ss|us|is)$' then
+    elsif length(w) > 3 and w ~ 's$' and w !~ '(ss|us)$'
+          and not w = any (array['anis', 'pastis', 'iris', 'tennis', 'chassis']) then
       w := left(w, -1);
     end if;
     if not w = any (kept) then
