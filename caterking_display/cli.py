@@ -17,6 +17,7 @@ COMMANDS = {
     "demo": ("caterking_display.demo", "local stack + simulator + board, no cloud account"),
     "serve": ("caterking_display.localstack.serve", "run the Supabase-compatible local stack"),
     "migrate": ("caterking_display.schema.cli", "apply the database migrations"),
+    "estimates": ("caterking_display.schema.estimates", "learned prep times: rebuild"),
     "simulate": ("caterking_display.simulate", "drive a kitchen: Admin adds tasks, chefs work"),
     "doctor": ("caterking_display.doctor", "check configuration and connectivity"),
 }

@@ -17,8 +17,10 @@ from caterking_display.kitchen_catalogue import (
     DEMO_STAFF,
     NOTES,
     NOTES_BY_TITLE,
+    PREP_TIMES,
     TASK_TEMPLATES,
     allergens_for,
+    chef_speed,
 )
 from caterking_display.localstack.auth import users
 
@@ -34,8 +36,11 @@ DEMO_TIMEZONE = "UTC"
 def demo_tasks(
     tenant_id: str, kitchen_id: str, staff_ids: list[str], now: datetime
 ) -> list[dict[str, Any]]:
-    """~30 tasks due across the day; some rush/high, some claimed, some done."""
+    """~30 tasks due across the day; some rush/high, some claimed, some done (each in the
+    time its job takes that chef, so the server's first estimates are sensible). All were
+    on the prep list before the day began (created_at)."""
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    listed = start - timedelta(hours=1)
     rows: list[dict[str, Any]] = []
     for i, (title, qty, unit, station) in enumerate(TASK_TEMPLATES[:30]):
         due = start + timedelta(minutes=25 * i)
@@ -53,15 +58,18 @@ def demo_tasks(
             "status": "pending",
             "notes": NOTES_BY_TITLE.get(title, NOTES[i % len(NOTES)]),
             "allergens": allergens_for(title),
+            "created_at": listed.isoformat(),
         }
         staff = staff_ids[i % len(staff_ids)]
         if due < now - timedelta(minutes=30) and i % 4 != 3:
+            took = timedelta(minutes=PREP_TIMES[title].minutes(qty) * chef_speed(staff))
+            finished = due - timedelta(minutes=5)
             row.update(
                 status="done",
                 claimed_by=staff,
-                claimed_at=(due - timedelta(minutes=40)).isoformat(),
+                claimed_at=max(finished - took, listed).isoformat(),
                 completed_by=staff,
-                completed_at=(due - timedelta(minutes=5)).isoformat(),
+                completed_at=finished.isoformat(),
                 claimed_device="demo-seed",
             )
         elif i % 6 == 1:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,75 @@ def test_cli_announces_to_the_boards(
     assert main([*args, "--announce-every", "0", "--seed", "2", "-q"]) == 0
     out = capsys.readouterr().out
     assert "announce=" not in out and "added=" in out
+
+
+async def test_chefs_take_realistic_varied_times_and_the_kitchen_learns(
+    stack: LocalStack, kitchen: Kitchen
+) -> None:
+    sim = KitchenSimulator(
+        stack.url, stack.service_role_key, kitchen.kitchen_id, rng=random.Random(3), target_open=8
+    )
+    try:
+        for _ in range(150):
+            await sim.step()
+    finally:
+        await sim.close()
+    with connect(stack.db_dsn) as conn:
+        got = conn.execute(
+            "select t.title, t.kind, s.duration_seconds from prep_samples s "
+            "join tasks t on t.id = s.task_id where t.kitchen_id = %s",
+            (kitchen.kitchen_id,),
+        ).fetchall()
+        rows = conn.execute(
+            "select basis from prep_estimates where tenant_id = %s", (kitchen.tenant_id,)
+        ).fetchall()
+    # Every completion was a real claim-to-done time, learned by the server.
+    assert len(got) == sim.counts["complete:applied"] >= 20
+    minutes = [float(r["duration_seconds"]) / 60 for r in got]
+    assert 1 <= min(minutes) and max(minutes) <= 240 and len({round(m) for m in minutes}) > 10
+    # Titles are written in more than one way for one kind.
+    titles_by_kind: dict[str, set[str]] = {}
+    for r in got:
+        titles_by_kind.setdefault(r["kind"], set()).add(r["title"])
+    assert any(len(t) > 1 for t in titles_by_kind.values())
+    assert {r["basis"] for r in rows} >= {"station"} and rows
+
+
+async def test_compressed_time_records_the_chefs_whole_time(
+    stack: LocalStack, kitchen: Kitchen
+) -> None:
+    """At 3600x a 12-minute job is done 0.2 s after its claim; the server records 12 min."""
+    sim = KitchenSimulator(
+        stack.url,
+        stack.service_role_key,
+        kitchen.kitchen_id,
+        rng=random.Random(5),
+        target_open=1,
+        speed=3600,
+    )
+    try:
+        await sim.load_kitchen()
+        now = datetime.now(UTC)
+        task = await sim.add_task(now)
+        assert await sim.claim(task, kitchen.staff[0], now) == "applied"
+        plan = sim.plans[task["id"]]
+        outcome = ""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not outcome.startswith("complete"):
+            assert loop.time() < deadline, "the job was never finished"
+            outcome = await sim.step()
+    finally:
+        await sim.close()
+    assert outcome == "complete: applied"
+    with connect(stack.db_dsn) as conn:
+        row = conn.execute(
+            "select t.claimed_at, t.completed_at, t.created_at, s.duration_seconds "
+            "from tasks t join prep_samples s on s.task_id = t.id where t.id = %s",
+            (task["id"],),
+        ).fetchone()
+    assert row is not None and row["completed_at"] == plan.finish_at
+    took = row["completed_at"] - row["claimed_at"]
+    assert abs(took.total_seconds() - float(row["duration_seconds"])) < 0.001  # stored in ms
+    assert took > timedelta(minutes=1)
+    assert row["created_at"] < row["claimed_at"] < now  # dated back, never before the task

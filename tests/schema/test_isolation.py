@@ -19,7 +19,7 @@ from tests.pg import (
     task_row,
 )
 
-TABLES = ["tenants", "kitchens", "staff", "tasks", "task_ops", "prep_estimates"]
+TABLES = ["tenants", "kitchens", "staff", "tasks", "task_ops", "prep_estimates", "prep_samples"]
 
 
 @pytest.fixture
@@ -28,10 +28,12 @@ def two(conn: Any) -> tuple[Kitchen, Kitchen]:
     for k in (a, b):
         tid = add_task(conn, k)
         call(conn, device_claims(k.tenant_id, k.kitchen_id), "claim_task", tid, k.staff[0])
+        # A finished task gives each tenant a learned sample and estimate row.
+        done = add_task(conn, k, title="Slice leeks", station="veg")
         conn.execute(
-            "insert into prep_estimates (tenant_id, task_key, station, p50_minutes, p90_minutes) "
-            "values (%s, 'dice-onions', 'veg', 10, 15)",
-            (k.tenant_id,),
+            "update tasks set status = 'done', claimed_by = %s, completed_by = %s, "
+            "claimed_at = now() - interval '10 minutes', completed_at = now() where id = %s",
+            (k.staff[0], k.staff[0], done),
         )
     return a, b
 
