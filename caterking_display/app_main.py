@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from caterking_display.config import Config, ConfigError, load
+from caterking_display.config import Config, ConfigError, load, merged_values, missing
+from caterking_display.device_setup import DeviceSetup
 from caterking_display.domain.clock import Clock, SystemClock
+from caterking_display.domain.setup import SetupDraft
 
 log = logging.getLogger("caterking_display")
 
@@ -111,7 +113,18 @@ def build(
         bell_on_rush=cfg.bell_on_rush,
         alert_command=cfg.alert_command,
     )
-    app = BoardApp(store, clock, ui, on_action_enqueued=engine.kick)
+    setup_draft = SetupDraft(
+        url=cfg.url, anon_key=cfg.anon_key, email=cfg.email, password=cfg.password,
+        station=cfg.station or "",
+    )  # fmt: skip
+    app = BoardApp(
+        store,
+        clock,
+        ui,
+        on_action_enqueued=engine.kick,
+        setup=DeviceSetup(cfg.config_path),
+        setup_draft=setup_draft,
+    )
     return store, engine, app
 
 
@@ -132,12 +145,43 @@ async def run_board(cfg: Config, clock: Clock | None = None) -> int:
     return int(app.return_code or 0)
 
 
-def main(args: argparse.Namespace) -> int:
+def first_run_setup(args: argparse.Namespace) -> bool:
+    """No (or an incomplete) configuration: the setup screen, on a terminal. True when
+    something was saved; False when there is nothing to set up or it was left."""
     try:
-        cfg = load(args.config, flags=flags_from(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    log_path = setup_logging(cfg.data_dir)
-    log.info("starting board for %s (log %s)", cfg.url, log_path)
-    return asyncio.run(run_board(cfg))
+        values = merged_values(args.config, flags=flags_from(args))
+    except ConfigError:
+        return False  # a broken file: `load` names it in one line
+    if not missing(values) or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    from caterking_display.device_setup import draft_from
+    from caterking_display.ui.setup_app import SetupApp
+
+    kiosk = values.get("display.kiosk") in (True, "true", "1", "yes", "on")
+    chord = values.get("display.exit_chord")
+    app = SetupApp(
+        DeviceSetup(args.config),
+        draft_from(values),
+        SystemClock(),
+        kiosk=kiosk,
+        exit_chord=chord if isinstance(chord, str) and chord else "ctrl+x",
+    )
+    return app.run() is not None
+
+
+def main(args: argparse.Namespace) -> int:
+    from caterking_display.ui.app import RESTART_WITH_NEW_SETTINGS
+
+    first_run_setup(args)
+    while True:
+        try:
+            cfg = load(args.config, flags=flags_from(args))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        log_path = setup_logging(cfg.data_dir)
+        log.info("starting board for %s (log %s)", cfg.url, log_path)
+        code = asyncio.run(run_board(cfg))
+        if code != RESTART_WITH_NEW_SETTINGS:
+            return code
+        log.info("settings changed on the setup screen: opening the board again")

@@ -113,20 +113,41 @@ def read_file(path: Path | None, *, required: bool) -> dict[str, Any]:
         raise ConfigError(f"config file {target}: cannot be read ({exc.strerror})") from exc
 
 
-def load(
+REQUIRED = ("server.url", "server.anon_key", "device.email", "device.password")
+"""What a display cannot start without; the setup screen asks for these."""
+
+
+def merged_values(
     config_path: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
-) -> Config:
-    """File < environment < flags. Raises ConfigError with one clear line."""
+) -> dict[str, Any]:
+    """The raw settings: file < environment < flags (not validated)."""
     env = os.environ if env is None else env
-    values = read_file(config_path, required=config_path is not None)
+    values = read_file(config_path, required=False)
     for var, key in ENV_MAP.items():
         if env.get(var):
             values[key] = env[var]
     for key, v in (flags or {}).items():
         if v is not None:
             values[key] = v
+    return values
+
+
+def missing(values: Mapping[str, Any]) -> list[str]:
+    """The required settings that are absent or empty."""
+    return [k for k in REQUIRED if not (isinstance(values.get(k), str) and values[k].strip())]
+
+
+def load(
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Config:
+    """File < environment < flags. Raises ConfigError with one clear line."""
+    if config_path is not None and not config_path.exists():
+        raise ConfigError(f"config file {config_path}: not found (check --config)")
+    values = merged_values(config_path, env, flags)
     return _validate(values, config_path or default_config_path())
 
 

@@ -19,8 +19,7 @@ import os
 import socket
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -28,6 +27,9 @@ from urllib.parse import urlparse
 import httpx
 
 from caterking_display.config import default_config_path
+from caterking_display.domain.setup import STEPS, FoundServer, SetupDraft, Step, StepResult
+
+__all__ = ["FoundServer", "SetupDraft", "Step", "StepResult", "check_draft", "save", "scan"]
 
 log = logging.getLogger(__name__)
 
@@ -35,58 +37,6 @@ KITCHEN_SERVER_PORT = 54321
 SETUP_INFO_PATH = "/kitchen/v1/setup"
 """A kitchen server answers here with its address and anon key (both public by design:
 the anon key is what every web app of a Supabase project embeds)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SetupDraft:
-    """What the person setting up the display has typed so far."""
-
-    url: str = ""
-    anon_key: str = ""
-    email: str = ""
-    password: str = ""
-    station: str = ""
-
-    def missing(self) -> list[str]:
-        return [
-            name
-            for name, value in (
-                ("url", self.url),
-                ("anon_key", self.anon_key),
-                ("email", self.email),
-                ("password", self.password),
-            )
-            if not value.strip()
-        ]
-
-
-class Step(StrEnum):
-    SERVER = "server"
-    SIGN_IN = "sign_in"
-    KITCHEN = "kitchen"
-    REALTIME = "realtime"
-    STATION = "station"
-
-
-STEPS: tuple[Step, ...] = tuple(Step)
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """One check. ``ok`` None: not run (an earlier step failed, or nothing to check).
-    ``code`` is a machine word for the UI; ``detail`` a name or a figure worth showing
-    (the kitchen's name, the stations seen), never a sentence."""
-
-    step: Step
-    ok: bool | None
-    code: str = ""
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FoundServer:
-    url: str
-    anon_key: str | None  # None: it answered as a Supabase-compatible server, without setup info
 
 
 def _not_run(after: Step) -> list[StepResult]:
@@ -324,3 +274,20 @@ def draft_from(values: Mapping[str, Any]) -> SetupDraft:
 
 def with_found(draft: SetupDraft, server: FoundServer) -> SetupDraft:
     return replace(draft, url=server.url, anon_key=server.anon_key or draft.anon_key)
+
+
+class DeviceSetup:
+    """The setup screen's helper (the UI's `SetupPort`): checks over the network, a scan
+    of this network, and the configuration file at ``config_path``."""
+
+    def __init__(self, config_path: Path | None = None) -> None:
+        self.config_path = config_path or default_config_path()
+
+    async def check(self, draft: SetupDraft) -> list[StepResult]:
+        return await check_draft(draft)
+
+    async def scan(self) -> list[FoundServer]:
+        return await scan()
+
+    def save(self, draft: SetupDraft) -> None:
+        save(draft, self.config_path)

@@ -46,6 +46,9 @@ REGISTRY: tuple[BoardAction, ...] = (
     ),
     BoardAction("help", "question_mark", "help", "Show this help", "Help"),
     BoardAction("dismiss", "escape", "dismiss", "Close notes over the columns and notices"),
+    BoardAction(
+        "account", "f2", "account", "Fix the display's server or account (when sign-in fails)"
+    ),
     BoardAction("up", "up,k", "move('up')", "Select the task above"),
     BoardAction("down", "down,j", "move('down')", "Select the task below"),
     BoardAction("left", "left,h", "move('left')", "Select in the column to the left"),

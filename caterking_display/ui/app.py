@@ -37,6 +37,7 @@ from caterking_display.domain.actions import Action, next_action
 from caterking_display.domain.board import Notice, NoticeKind, ViewTask
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.estimates import estimate_task
+from caterking_display.domain.setup import SetupDraft
 from caterking_display.domain.similarity import group_similar
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Staff, Status, Task
@@ -63,6 +64,7 @@ from caterking_display.ui.ports import (
     LAST_STAFF_META,
     STAFF_CHANGED,
     BoardSource,
+    SetupPort,
 )
 from caterking_display.ui.recovery_words import recovery_words
 from caterking_display.ui.screens.all_day import AllDayScreen
@@ -70,10 +72,16 @@ from caterking_display.ui.screens.confirm import ConfirmScreen
 from caterking_display.ui.screens.failed_actions import FailedActionsScreen
 from caterking_display.ui.screens.help import HelpScreen
 from caterking_display.ui.screens.recall import RecallItem, RecallScreen
+from caterking_display.ui.screens.setup import SetupScreen
 from caterking_display.ui.screens.staff_picker import StaffPicker
 from caterking_display.ui.screens.task_detail import TaskDetailScreen
 from caterking_display.ui.settings import UISettings
-from caterking_display.ui.status_text import BannerFacts, BannerLevel, banner_facts
+from caterking_display.ui.status_text import (
+    BannerFacts,
+    BannerLevel,
+    banner_facts,
+    sign_in_detail,
+)
 from caterking_display.ui.themes import THEMES, theme_name
 from caterking_display.ui.undo import UNDO_SECONDS, VERB_NOUN, Done, Step, UndoSlot, compensation
 from caterking_display.ui.widgets.action_bar import ActionBar
@@ -93,6 +101,9 @@ INFO_NOTE_SECONDS = 12.0  # "Dice onions — claimed by Sam on Pass display"
 # The exit chord must be pressed twice this close together: one stray key must not blank
 # a kiosk.
 EXIT_CONFIRM_SECONDS = 2.0
+RESTART_WITH_NEW_SETTINGS = 75
+"""The board's exit code after its settings were changed on the setup screen: `run`
+opens it again with them (same store, same waiting actions)."""
 GUARD_SECONDS = 3.0  # "it just changed under my finger": action keys wait this long
 FLASH_SECONDS = 10.0  # a new rush blinks its card and the header this long
 IDLE_RESET_SECONDS = 60.0  # without input, every column goes back to its first page
@@ -122,8 +133,12 @@ class BoardApp(App[None], inherit_bindings=False):
         *,
         status: SyncStatus | None = None,
         on_action_enqueued: Callable[[], None] | None = None,
+        setup: SetupPort | None = None,
+        setup_draft: SetupDraft | None = None,
     ) -> None:
         super().__init__()
+        self.setup = setup
+        self.setup_draft = setup_draft or SetupDraft()
         self.store = store
         self.clock = clock
         self.settings = settings
@@ -1034,6 +1049,28 @@ class BoardApp(App[None], inherit_bindings=False):
         if self._store_notice.message is not None:
             self.store.acknowledge_recovery()
             self._store_notice.set_message(None)
+
+    def on_connection_banner_tapped(self, _message: ConnectionBanner.Tapped) -> None:
+        if self.status.state is ConnectionState.AUTH_FAILED:
+            self.action_account()
+
+    def action_account(self) -> None:
+        """The setup screen, to fix the server or the account. The saved board and the
+        actions waiting to be sent stay as they are; the board restarts with the new
+        settings. In kiosk mode only while sign-in is failing."""
+        failing = self.status.state is ConnectionState.AUTH_FAILED
+        if self.setup is None or (self.settings.kiosk and not failing):
+            return
+        why = f"Sign-in failed: {sign_in_detail(self.status)}" if failing else ""
+
+        def saved(draft: SetupDraft | None) -> None:
+            if draft is not None:
+                self.exit(return_code=RESTART_WITH_NEW_SETTINGS)
+
+        self.push_screen(
+            SetupScreen(self.setup, self.setup_draft, cancellable=True, why=why),
+            callback=saved,
+        )
 
     def action_cycle_station(self) -> None:
         stations = list(self.settings.stations) or sorted(

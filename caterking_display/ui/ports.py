@@ -11,9 +11,10 @@ from typing import Protocol
 from caterking_display.domain.actions import Action
 from caterking_display.domain.board import BoardView, FailedAction, Notice, PendingOp, ViewTask
 from caterking_display.domain.estimates import Estimate
+from caterking_display.domain.setup import FoundServer, SetupDraft, StepResult
 from caterking_display.store import ESTIMATES_CHANGED, STAFF_CHANGED, StoreRecovery, meta_keys
 
-__all__ = ["ESTIMATES_CHANGED", "LAST_STAFF_META", "STAFF_CHANGED", "BoardSource"]
+__all__ = ["ESTIMATES_CHANGED", "LAST_STAFF_META", "STAFF_CHANGED", "BoardSource", "SetupPort"]
 
 LAST_STAFF_META = meta_keys.LAST_STAFF
 
@@ -47,3 +48,14 @@ class BoardSource(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+
+class SetupPort(Protocol):
+    """What the setup screen needs done outside the UI: the checks (network), looking
+    for a kitchen server, and writing the configuration file."""
+
+    async def check(self, draft: SetupDraft) -> list[StepResult]: ...
+
+    async def scan(self) -> list[FoundServer]: ...
+
+    def save(self, draft: SetupDraft) -> None: ...

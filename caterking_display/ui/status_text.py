@@ -135,6 +135,7 @@ def banner_facts(
         level = BannerLevel.AUTH_FAILED
         headline = "Sign-in failed"
         parts.append(sign_in_detail(status))
+        parts.append("F2 or tap here to fix it")
         if waiting:
             parts.append(waiting)
     if status.skew_warning and status.clock_skew is not None:

@@ -7,6 +7,7 @@ by an autouse fixture in conftest.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -425,3 +426,41 @@ def test_batch_claim_picker(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.press("b")
 
     assert snap_compare(app, terminal_size=size, run_before=batch)
+
+
+# --- issue 12: setting up a display -----------------------------------------------
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_setup_first_run(snap_compare: Any, size: tuple[int, int]) -> None:
+    from tests.ui.test_setup_screen import GOOD, Port, setup_app
+
+    port = Port()
+    app = setup_app(port, replace(GOOD, password="wrong"))
+
+    async def checked(pilot: Pilot[Any]) -> None:
+        await wait_for(
+            pilot,
+            lambda: (
+                bool(port.checked)
+                and "refused" in app.screen.query_one("#setup-checks").render().plain
+            ),
+            5,
+        )  # type: ignore[attr-defined]
+
+    assert snap_compare(app, terminal_size=size, run_before=checked)
+
+
+@pytest.mark.parametrize("size", BOTH)
+def test_setup_with_the_on_screen_keyboard(snap_compare: Any, size: tuple[int, int]) -> None:
+    from tests.ui.test_setup_screen import GOOD, Port, setup_app
+
+    port = Port()
+    app = setup_app(port, replace(GOOD, password=""))
+
+    async def keyboard(pilot: Pilot[Any]) -> None:
+        await wait_for(pilot, lambda: bool(port.checked), 5)
+        await pilot.press("f2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=keyboard)

@@ -6,6 +6,8 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 from caterking_display.ui.status_text import BannerFacts, BannerLevel
@@ -15,6 +17,13 @@ _LEVEL_CLASSES = tuple(f"-{level.value}" for level in BannerLevel)
 
 class ConnectionBanner(Widget):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"connection-banner--headline"}
+
+    class Tapped(Message):
+        """The banner was tapped (when sign-in failed, it opens the setup)."""
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.post_message(self.Tapped())
 
     def __init__(self, facts: BannerFacts, *, id: str | None = None) -> None:
         super().__init__(id=id, classes=f"-{facts.level.value}")
