@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
+import hashlib
 import logging
 import logging.handlers
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from caterking_display.config import Config, ConfigError, load, merged_values, missing
+from caterking_display.config import (
+    Config,
+    ConfigError,
+    default_data_dir,
+    load,
+    merged_values,
+    missing,
+    validate,
+)
 from caterking_display.device_setup import DeviceSetup
 from caterking_display.domain.clock import Clock, SystemClock
 from caterking_display.domain.setup import SetupDraft
@@ -36,6 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kiosk", action="store_true", default=None, help="no quit key, no palette")
     p.add_argument("--theme", choices=["dark", "high-contrast"])
     p.add_argument("--skip-picker", action="store_true", default=None)
+    p.add_argument(
+        "--web-session",
+        action="store_true",
+        help=argparse.SUPPRESS,  # one browser tab of `web`: sign in, then this tablet's board
+    )
 
 
 FLAG_KEYS = {
@@ -169,9 +186,110 @@ def first_run_setup(args: argparse.Namespace) -> bool:
     return app.run() is not None
 
 
+TABLETS_DIR = "tablets"
+
+
+def tablet_data_dir(host_data_dir: Path, email: str) -> Path:
+    """Where a tablet's board lives on the host: one folder per display account, so the
+    same account on any tablet (or after a reload) finds its board and waiting actions."""
+    digest = hashlib.sha256(email.strip().casefold().encode()).hexdigest()[:16]
+    return host_data_dir / TABLETS_DIR / digest
+
+
+def run_web_session(args: argparse.Namespace) -> int:
+    """One browser tab of `web`: nothing of the kitchen until a display account signs in;
+    then that account's board, kept on this host (the same app throughout: a browser tab
+    is one app session)."""
+    host = merged_values(args.config, flags=flags_from(args))
+    base = Path(str(host.get("data_dir") or default_data_dir())).expanduser()
+    return asyncio.run(_web_session(host, base))
+
+
+async def _web_session(host: dict[str, Any], base: Path) -> int:
+    from caterking_display.backend import SupabaseBackend
+    from caterking_display.device_setup import draft_from
+    from caterking_display.store import BoardStore
+    from caterking_display.sync import SyncEngine, SyncSettings
+    from caterking_display.ui.app import BoardApp
+    from caterking_display.ui.settings import ThemeName, UISettings
+
+    clock = SystemClock()
+    # The tablet signs in as itself: never with this host's own device account.
+    draft = replace(draft_from(host), email="", password="")
+    theme: ThemeName = "high-contrast" if host.get("display.theme") == "high-contrast" else "dark"
+    app = BoardApp(
+        BoardStore(None, clock, "tablet"),  # empty until someone signs in
+        clock,
+        UISettings(kitchen_name="CaterKing", theme=theme),
+        setup=DeviceSetup(persist=False),
+        setup_draft=draft,
+    )
+    opened: list[Any] = []  # (engine, task, store, lock) once signed in
+
+    async def sign_in(signed: SetupDraft) -> str | None:
+        data_dir = tablet_data_dir(base, signed.email)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = (data_dir / "session.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return "This account is open on another tablet or tab: close it there first."
+        values = {
+            **host,
+            "server.url": signed.url,
+            "server.anon_key": signed.anon_key,
+            "device.email": signed.email,
+            "device.password": signed.password,
+            "device.name": "tablet-" + signed.email.split("@", 1)[0],
+            "display.station": signed.station or None,
+            "data_dir": str(data_dir),
+        }
+        try:
+            cfg = validate(values, Path(os.devnull))
+        except ConfigError as exc:
+            lock.close()
+            return str(exc)
+        setup_logging(cfg.data_dir)
+        log.info("web session for %s (%s)", cfg.device_name, cfg.data_dir)
+        store = BoardStore.open(cfg.store_path, clock, cfg.device_name)
+        engine = SyncEngine(
+            store,
+            SupabaseBackend(cfg.url, cfg.anon_key),
+            clock,
+            SyncSettings(
+                email=cfg.email,
+                password=cfg.password,
+                kitchen_id=cfg.kitchen_id,
+                device=cfg.device_name,
+            ),
+        )
+        engine.on_status(app.set_status)
+        task = asyncio.create_task(engine.run(), name="sync-engine")
+        opened.append((engine, task, store, lock))
+        app.station = cfg.station
+        app.attach(store, device_name=cfg.device_name, on_action_enqueued=engine.kick)
+        return None
+
+    app.sign_in_first = sign_in
+    try:
+        await app.run_async()
+    finally:
+        for engine, task, store, lock in opened:
+            await engine.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await engine.backend.aclose()
+            store.close()
+            lock.close()
+    return int(app.return_code or 0)
+
+
 def main(args: argparse.Namespace) -> int:
     from caterking_display.ui.app import RESTART_WITH_NEW_SETTINGS
 
+    if getattr(args, "web_session", False):
+        return run_web_session(args)
     first_run_setup(args)
     while True:
         try:

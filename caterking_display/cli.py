@@ -20,6 +20,7 @@ COMMANDS = {
     "estimates": ("caterking_display.schema.estimates", "learned prep times: rebuild"),
     "simulate": ("caterking_display.simulate", "drive a kitchen: Admin adds tasks, chefs work"),
     "doctor": ("caterking_display.doctor", "check configuration and connectivity"),
+    "web": ("caterking_display.web", "serve the board to station tablets' browsers"),
 }
 
 

@@ -148,7 +148,7 @@ def load(
     if config_path is not None and not config_path.exists():
         raise ConfigError(f"config file {config_path}: not found (check --config)")
     values = merged_values(config_path, env, flags)
-    return _validate(values, config_path or default_config_path())
+    return validate(values, config_path or default_config_path())
 
 
 def _where(key: str) -> str:
@@ -224,7 +224,8 @@ def _command(values: dict[str, Any], key: str) -> tuple[str, ...]:
     return argv
 
 
-def _validate(values: dict[str, Any], path: Path) -> Config:
+def validate(values: dict[str, Any], path: Path) -> Config:
+    """Settings (already merged) checked and typed; ConfigError names a bad one."""
     url = _req_str(values, "server.url")
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:

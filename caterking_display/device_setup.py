@@ -280,8 +280,9 @@ class DeviceSetup:
     """The setup screen's helper (the UI's `SetupPort`): checks over the network, a scan
     of this network, and the configuration file at ``config_path``."""
 
-    def __init__(self, config_path: Path | None = None) -> None:
+    def __init__(self, config_path: Path | None = None, *, persist: bool = True) -> None:
         self.config_path = config_path or default_config_path()
+        self.persist = persist  # False: a tablet's sign-in (its account is not this host's)
 
     async def check(self, draft: SetupDraft) -> list[StepResult]:
         return await check_draft(draft)
@@ -290,4 +291,5 @@ class DeviceSetup:
         return await scan()
 
     def save(self, draft: SetupDraft) -> None:
-        save(draft, self.config_path)
+        if self.persist:
+            save(draft, self.config_path)

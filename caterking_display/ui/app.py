@@ -22,7 +22,7 @@ Safety rules a chef relies on (see docs/kitchen-guide.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
@@ -78,7 +78,6 @@ from caterking_display.ui.screens.task_detail import TaskDetailScreen
 from caterking_display.ui.settings import UISettings
 from caterking_display.ui.status_text import (
     BannerFacts,
-    BannerLevel,
     banner_facts,
     sign_in_detail,
 )
@@ -135,8 +134,12 @@ class BoardApp(App[None], inherit_bindings=False):
         on_action_enqueued: Callable[[], None] | None = None,
         setup: SetupPort | None = None,
         setup_draft: SetupDraft | None = None,
+        sign_in_first: Callable[[SetupDraft], Awaitable[str | None]] | None = None,
     ) -> None:
         super().__init__()
+        # A browser tab: nothing of the kitchen until an account signs in; this opens its
+        # board (and answers None), or says why it could not.
+        self.sign_in_first = sign_in_first
         self.setup = setup
         self.setup_draft = setup_draft or SetupDraft()
         self.store = store
@@ -210,6 +213,8 @@ class BoardApp(App[None], inherit_bindings=False):
         self._unsubscribe.append(self.store.subscribe(self._on_store_changed))
         self._unsubscribe.append(self.store.notices_subscribe(self._on_notice))
         self._apply_status()
+        if self.sign_in_first is not None and self.setup is not None:
+            self._ask_sign_in()
         recovery = self.store.recovery
         self._store_notice.set_message(recovery_words(recovery) if recovery else None)
         self._dirty_all = True
@@ -560,9 +565,7 @@ class BoardApp(App[None], inherit_bindings=False):
                         self.select(column.first_visible())
 
     def _header_facts(self) -> HeaderFacts:
-        banner = self._banner_facts()
         return HeaderFacts(
-            live=banner.detail if banner.level is BannerLevel.LIVE else None,
             kitchen=printable(self.status.kitchen_name or self.settings.kitchen_name),
             station=self._station_label(),
             # Presence is only known over a live link; a stale count would mislead.
@@ -1049,6 +1052,43 @@ class BoardApp(App[None], inherit_bindings=False):
         if self._store_notice.message is not None:
             self.store.acknowledge_recovery()
             self._store_notice.set_message(None)
+
+    def _ask_sign_in(self, why: str = "") -> None:
+        """The sign-in screen of a browser tab; it cannot be closed, only signed in."""
+        assert self.setup is not None
+
+        def signed_in(draft: SetupDraft | None) -> None:
+            if draft is not None:
+                self.run_worker(self._open_board(draft), group="sign-in", exclusive=True)
+
+        self.push_screen(
+            SetupScreen(
+                self.setup, self.setup_draft, cancellable=False, why=why, account_only=True
+            ),
+            callback=signed_in,
+        )
+
+    async def _open_board(self, draft: SetupDraft) -> None:
+        assert self.sign_in_first is not None
+        problem = await self.sign_in_first(draft)
+        if problem is not None:
+            self._ask_sign_in(problem)
+
+    def attach(
+        self, store: BoardSource, *, device_name: str, on_action_enqueued: Callable[[], None]
+    ) -> None:
+        """Show this board (a browser tab after sign-in): its store, its device name."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.store = store
+        self.settings = replace(self.settings, device_name=device_name)
+        self.on_action_enqueued = on_action_enqueued
+        self._unsubscribe.append(store.subscribe(self._on_store_changed))
+        self._unsubscribe.append(store.notices_subscribe(self._on_notice))
+        self._dirty_all = True
+        self._sync_board()
+        self._apply_status()
 
     def on_connection_banner_tapped(self, _message: ConnectionBanner.Tapped) -> None:
         if self.status.state is ConnectionState.AUTH_FAILED:

@@ -40,8 +40,10 @@ class SetupApp(App[SetupDraft | None], inherit_bindings=False):
         kiosk: bool = False,
         exit_chord: str = "ctrl+x",
         theme: str = "dark",
+        account_only: bool = False,
     ) -> None:
         super().__init__()
+        self.account_only = account_only
         self.port = port
         self.draft = draft
         self.clock = clock
@@ -56,7 +58,10 @@ class SetupApp(App[SetupDraft | None], inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.set_keymap({"exit_chord": self.exit_chord})
-        self.push_screen(SetupScreen(self.port, self.draft, cancellable=False), callback=self._done)
+        self.push_screen(
+            SetupScreen(self.port, self.draft, cancellable=False, account_only=self.account_only),
+            callback=self._done,
+        )
 
     def _done(self, draft: SetupDraft | None) -> None:
         self.exit(draft)

@@ -134,8 +134,9 @@ def banner_facts(
     else:
         level = BannerLevel.AUTH_FAILED
         headline = "Sign-in failed"
+        # One row: how to fix it comes first (the setup screen then says why in full).
+        parts.append("tap here or press F2 to fix it")
         parts.append(sign_in_detail(status))
-        parts.append("F2 or tap here to fix it")
         if waiting:
             parts.append(waiting)
     if status.skew_warning and status.clock_skew is not None:

@@ -524,7 +524,8 @@ async def test_sign_in_failed_banner_words_the_servers_code() -> None:
         await pilot.pause()
         text = app.query_one(ConnectionBanner).render().plain
         assert text.lower().count("sign-in failed") == 1
-        assert "Sign-in failed  the device's email or password is wrong" in text
+        assert "Sign-in failed  tap here or press F2 to fix it" in text
+        assert "the device's email or password is wrong" in text
         assert "Invalid login credentials" not in text  # the server's own words: the log
         app.set_status(
             SyncStatus(ConnectionState.AUTH_FAILED, since=app.now, error_kind=ErrorKind.NO_KITCHEN)

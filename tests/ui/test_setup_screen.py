@@ -145,7 +145,7 @@ async def test_sign_in_failed_on_the_board_opens_the_setup_and_keeps_the_outbox(
         await wait_for(pilot, lambda: bool(store.pending_ops()))
         app.set_status(failed)
         await wait_for(
-            pilot, lambda: "F2 or tap here" in app.query_one(ConnectionBanner).render().plain
+            pilot, lambda: "tap here or press F2" in app.query_one(ConnectionBanner).render().plain
         )
         await pilot.click(ConnectionBanner)
         await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))

@@ -28,6 +28,7 @@ from caterking_display.ui.setup_words import ready, step_words
 from caterking_display.ui.widgets.keyboard import OnScreenKeyboard
 
 CHECK_AFTER_SECONDS = 0.8  # after typing stops
+RECHECK_UNREACHABLE_SECONDS = 3.0  # while the server cannot be reached
 _FIELDS: tuple[tuple[str, str, str, bool], ...] = (
     ("url", "Server address", "https://xyz.supabase.co or http://192.168.1.20:54321", False),
     ("anon_key", "Server key (anon key)", "eyJ…", False),
@@ -52,8 +53,10 @@ class SetupScreen(Screen[SetupDraft | None]):
         *,
         cancellable: bool,
         why: str = "",
+        account_only: bool = False,
     ) -> None:
         super().__init__()
+        self.account_only = account_only  # the server is this host's: only the account
         self.port = port
         self.draft = draft
         self.cancellable = cancellable
@@ -67,10 +70,16 @@ class SetupScreen(Screen[SetupDraft | None]):
         if self.why:  # what brought the chef here stays in view above the form
             yield Static(self.why, id="setup-why", markup=False)
         with VerticalScroll(id="setup-form"):
-            yield Static("Set up this display", classes="dialog-title")
+            yield Static(
+                "Sign in with this tablet's display account"
+                if self.account_only
+                else "Set up this display",
+                classes="dialog-title",
+            )
             for name, label, placeholder, secret in _FIELDS:
-                yield Static(label, classes="setup-label")
-                with Horizontal(classes="setup-row"):
+                hidden = self.account_only and name in ("url", "anon_key")
+                yield Static(label, classes="setup-label" + (" -hidden" if hidden else ""))
+                with Horizontal(classes="setup-row" + (" -hidden" if hidden else "")):
                     yield Input(
                         getattr(self.draft, name),
                         placeholder=placeholder,
@@ -84,7 +93,8 @@ class SetupScreen(Screen[SetupDraft | None]):
         # the form is scrolled.
         yield Static(self._checks_text(), id="setup-checks")
         with Horizontal(id="setup-buttons"):
-            yield Button("Save and open the board", id="setup-save", variant="success")
+            label = "Sign in" if self.account_only else "Save and open the board"
+            yield Button(label, id="setup-save", variant="success")
             keyboard = Button("⌨ Keyboard (F2)", id="setup-keyboard")
             keyboard.can_focus = False  # showing the keyboard must not take the focus away
             yield keyboard
@@ -97,7 +107,8 @@ class SetupScreen(Screen[SetupDraft | None]):
     def on_mount(self) -> None:
         self.query_one("#setup-save", Button).disabled = True
         # A failed sign-in is usually fixed in the password; else start where it is empty.
-        start = next((n for n, *_ in _FIELDS[:4] if not getattr(self.draft, n)), None)
+        fields = _FIELDS[2:4] if self.account_only else _FIELDS[:4]
+        start = next((n for n, *_ in fields if not getattr(self.draft, n)), None)
         if self.why:
             start = "password"
         first = self.query_one(f"#setup-{start or 'url'}", Input)
@@ -134,6 +145,9 @@ class SetupScreen(Screen[SetupDraft | None]):
         self._checked = draft
         self.query_one("#setup-checks", Static).update(self._checks_text())
         self.query_one("#setup-save", Button).disabled = not ready(results)
+        if any(r.code == "unreachable" for r in results):
+            # The network may come back (a reloaded tablet mid-outage): look again soon.
+            self._timer = self.set_timer(RECHECK_UNREACHABLE_SECONDS, self._check)
 
     def _checks_text(self, *, checking: bool = False) -> Text:
         text = Text()

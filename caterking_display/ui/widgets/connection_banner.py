@@ -28,13 +28,10 @@ class ConnectionBanner(Widget):
     def __init__(self, facts: BannerFacts, *, id: str | None = None) -> None:
         super().__init__(id=id, classes=f"-{facts.level.value}")
         self.facts = facts
-        # Live is a quiet word in the header; the banner is for everything else.
-        self.display = facts.level is not BannerLevel.LIVE
 
     def set_facts(self, facts: BannerFacts) -> None:
         if facts == self.facts:
             return
-        self.display = facts.level is not BannerLevel.LIVE
         if facts.level != self.facts.level:
             self.remove_class(*_LEVEL_CLASSES)
             self.add_class(f"-{facts.level.value}")
@@ -52,7 +49,9 @@ class ConnectionBanner(Widget):
         detail = f.detail
         width = self.content_size.width
         if f.short_detail and width and text.cell_len + 2 + cell_len(detail) > width:
-            detail = f.short_detail  # one line at 80 columns rather than wrapping
+            detail = f.short_detail  # the same facts in fewer words
         if detail:
             text.append(f"  {detail}")
+        if width and text.cell_len > width:
+            text.truncate(width, overflow="ellipsis")
         return text

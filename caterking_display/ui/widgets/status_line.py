@@ -17,7 +17,6 @@ class HeaderFacts:
     clock: str  # "14:05"
     kiosk: bool = False
     alert: str = ""  # "New RUSH: Emergency canapés" for a few seconds
-    live: str | None = None  # "updated 11:02:07" while live (the banner is hidden then)
 
 
 class StatusLine(Widget):
@@ -27,7 +26,6 @@ class StatusLine(Widget):
         "status-line--clock",
         "status-line--kiosk",
         "status-line--alert",
-        "status-line--live",
     }
 
     def __init__(self, facts: HeaderFacts, *, id: str | None = None) -> None:
@@ -55,22 +53,11 @@ class StatusLine(Widget):
         devices = Text("" if n is None else f"{n} device{'s' if n != 1 else ''} online  ")
         kiosk = Text("kiosk  ", style("kiosk")) if f.kiosk else Text()
         clock = Text(f.clock, style("clock"))
-        live_full = live_word = Text()
-        if f.live is not None:
-            live_word = Text.assemble(("● Live", style("live")), "  ")
-            live_full = Text.assemble(
-                ("● Live", style("live")), f"  {f.live}  " if f.live else "  "
-            )
         # Most complete first; the kitchen's name and the filter are cut only as a last resort.
-        candidates = [
-            Text.assemble(live_full, devices, kiosk, clock),
-            Text.assemble(live_full, kiosk, clock),
-            Text.assemble(live_word, kiosk, clock),
-            Text.assemble(kiosk, clock),
-        ]
-        right = next((c for c in candidates if left.cell_len + c.cell_len + 1 <= width), None)
-        if right is None:
-            right = candidates[2] if left.cell_len > 12 else candidates[3]
+        candidates = [Text.assemble(devices, kiosk, clock), Text.assemble(kiosk, clock)]
+        right = next(
+            (c for c in candidates if left.cell_len + c.cell_len + 1 <= width), candidates[-1]
+        )
         room = width - right.cell_len - 1
         if left.cell_len > room:
             left.truncate(max(0, room), overflow="ellipsis")

@@ -1,0 +1,278 @@
+"""A station tablet in a real browser: Debian's chromium driven by Playwright, against
+`caterking-display web` and the real local stack over real sockets.
+
+Sign in, see the board live (a terminal board of the same kitchen counts the tablet as a
+device online), claim and complete a task by tapping its buttons, see it on the terminal
+board, and reload the page in the middle of an outage: the action that was waiting is
+delivered once the server is back. Screenshots of each step are kept in
+``test-artifacts/browser/`` (look at them).
+
+Without chromium (or the Playwright package) these tests are reported as skipped, with
+the reason, never as passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from caterking_display.app_main import tablet_data_dir
+from caterking_display.localstack.stack import LocalStack
+from tests.e2e.boards import live_board, until
+from tests.faultproxy import FaultProxy, free_port
+from tests.pg import Kitchen, add_task, connect
+from tests.stack import Device, create_display
+from tests.waiting import until as until_true
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The board's rows: header, connection line (one row in every state), column titles, the
+# gap above the first card, then the first card (rows 4–6).
+CARD_ROW = 5
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+# As the machine's own probe runs it: no background traffic, no sandbox as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+try:
+    from playwright.async_api import Page, async_playwright
+except ImportError:  # pragma: no cover - the dev install has it
+    async_playwright = None  # type: ignore[assignment]
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"browser tests not run: no chromium at {CHROMIUM}"
+    ),
+    pytest.mark.skipif(
+        async_playwright is None, reason="browser tests not run: playwright is not installed"
+    ),
+    pytest.mark.xdist_group("browser"),
+]
+
+
+@pytest.fixture
+async def proxy(stack: LocalStack) -> AsyncIterator[FaultProxy]:
+    host, port = stack.url.removeprefix("http://").rsplit(":", 1)
+    p = await FaultProxy(host, int(port)).start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+@pytest.fixture
+async def web(stack: LocalStack, proxy: FaultProxy, tmp_path: Path) -> AsyncIterator[str]:
+    """`caterking-display web` on a free port, reaching the stack through the proxy."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SUPABASE_URL": proxy.url,
+        "SUPABASE_ANON_KEY": stack.anon_key,
+        "CATERKING_DATA_DIR": str(tmp_path / "host"),
+    }
+    for var in ("CATERKING_DEVICE_EMAIL", "CATERKING_DEVICE_PASSWORD"):
+        env.pop(var, None)
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the test
+        [sys.executable, "-m", "caterking_display.cli", "web", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        import httpx
+
+        async def up() -> bool:
+            try:
+                async with httpx.AsyncClient() as c:
+                    return (await c.get(url, timeout=1)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        deadline = time.monotonic() + 30
+        while not await up():
+            assert proc.poll() is None, "web server exited"
+            assert time.monotonic() < deadline, "web server did not start"
+            await asyncio.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+
+
+class Tablet:
+    """The browser page, with taps placed by terminal cell."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.cols = 0
+        self.rows = 0
+        self.shot = 0
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws: Any) -> None:
+        m = re.search(r"width=(\d+)&height=(\d+)", ws.url)
+        if m:
+            self.cols, self.rows = int(m.group(1)), int(m.group(2))
+
+    async def open(self, url: str) -> None:
+        self.cols = self.rows = 0
+        await self.page.goto(url)
+        await self.page.wait_for_selector("body.-first-byte", timeout=20_000)
+
+    async def tap(self, col: float, row: float) -> None:
+        box = await self.page.locator(".xterm-screen").bounding_box()
+        assert box is not None and self.cols and self.rows
+        cw, rh = box["width"] / self.cols, box["height"] / self.rows
+        await self.page.mouse.click(box["x"] + (col + 0.5) * cw, box["y"] + (row + 0.5) * rh)
+
+    async def screenshot(self, name: str) -> None:
+        self.shot += 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(ARTIFACTS / f"{self.shot:02d}-{name}.png"))
+
+    def column_right(self, n: int) -> int:
+        """The last cell of board column ``n`` (three equal columns, one-cell gaps)."""
+        width = (self.cols - 2) / 3
+        return int((n + 1) * width + n) - 1
+
+    async def sign_in(
+        self,
+        dev: Device,
+        data_dir: Path,
+        within: float = 40,
+        after_typing: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Type the account, then tap Sign in until this tablet's board has started on the
+        host (the button is off until the checks pass, which retry on their own while the
+        server cannot be reached; each board that starts says so in its log)."""
+        before = sessions_started(data_dir)
+        # Tap each box, then type into it, as a person with a tablet does.
+        await self.tap(10, 5)  # the email box (rows 4–6)
+        await self.page.keyboard.type(dev.email)
+        await self.tap(10, 10)  # the password box (rows 9–11)
+        await self.page.keyboard.type(dev.password)
+        if after_typing is not None:
+            await after_typing()
+        deadline = time.monotonic() + within
+        while sessions_started(data_dir) == before:
+            if time.monotonic() > deadline:
+                await self.screenshot("never-signed-in")
+                raise AssertionError("never signed in")
+            await self.tap(6, self.rows - 2)  # the Sign in button, bottom left
+            await asyncio.sleep(0.3)
+
+
+def sessions_started(data_dir: Path) -> int:
+    """How many boards this tablet's account has started on the host (from its log)."""
+    log = data_dir / "display.log"
+    return log.read_text().count("web session for") if log.exists() else 0
+
+
+def outbox_size(data_dir: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(data_dir / "board.sqlite3") as c:
+            return int(c.execute("select count(*) from ops").fetchone()[0])
+    except sqlite3.Error:
+        return -1
+
+
+async def test_a_tablet_signs_in_claims_completes_and_survives_a_reload_mid_outage(
+    stack: LocalStack, kitchen: Kitchen, proxy: FaultProxy, web: str, tmp_path: Path
+) -> None:
+    with connect(stack.db_dsn) as conn:
+        tid = add_task(conn, kitchen, title="Dice onions", station="Veg")
+    tablet_dev = create_display(stack.url, stack.service_role_key, kitchen)
+    data_dir = tablet_data_dir(tmp_path / "host", tablet_dev.email)
+    assert async_playwright is not None
+    async with (
+        live_board(stack, kitchen, tmp_path / "wall", "wall") as (wall_store, wall, wp),
+        async_playwright() as pw,
+    ):
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            tab = Tablet(page)
+            await tab.open(web)
+            await tab.screenshot("sign-in")
+            # Nothing of the kitchen before signing in.
+            assert not data_dir.exists()
+            await tab.sign_in(tablet_dev, data_dir)
+            # Live: the wall board counts the tablet among the devices online.
+            await until(wp, lambda: wall.status.devices_online >= 2, within=20)
+            await tab.screenshot("board-live")
+
+            # Claim by tapping the card's ▶ Claim button, then choose the first chef.
+            await tab.tap(tab.column_right(0) - 3, CARD_ROW)
+            await asyncio.sleep(0.5)
+            await tab.screenshot("picker")
+            await page.keyboard.press("1")
+            await until(
+                wp,
+                lambda: (
+                    (vt := wall_store.get(tid)) is not None
+                    and vt.task.status.value == "claimed"
+                    and not vt.pending
+                ),
+                within=10,
+            )
+            await tab.screenshot("claimed")
+            started = time.monotonic()
+
+            # The kitchen's Wi-Fi drops; tap ✓ Done: the action waits on the host.
+            await proxy.refuse(True)
+            await tab.tap(tab.column_right(1) - 3, CARD_ROW)
+            await until_true(lambda: outbox_size(data_dir) == 1, within=10)
+            await tab.screenshot("done-offline")
+            # Reload the page mid-outage: the session ends; the action stays on the host.
+            await tab.open(web)
+            await tab.screenshot("reloaded-offline")
+
+            async def server_back() -> None:
+                # Typed while still offline ("cannot reach the server"); then the server
+                # comes back and the checks, retrying on their own, pass.
+                await until_true(lambda: True)
+                await tab.screenshot("sign-in-offline")
+                await proxy.heal()
+
+            await tab.sign_in(tablet_dev, data_dir, after_typing=server_back)
+            await until(
+                wp,
+                lambda: (vt := wall_store.get(tid)) is not None and vt.task.status.value == "done",
+                within=30,
+            )
+            await tab.screenshot("delivered")
+            assert time.monotonic() - started < 60
+        finally:
+            await browser.close()
+    with connect(stack.db_dsn) as conn:
+        ops = conn.execute(
+            "select action, outcome from task_ops where task_id = %s order by received_at",
+            (tid,),
+        ).fetchall()
+    assert [(o["action"], o["outcome"]) for o in ops] == [
+        ("claim", "applied"),
+        ("complete", "applied"),
+    ]
