@@ -23,7 +23,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy caterking_display
 
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup -rs
 
 test: lint typecheck pytest
 

@@ -276,3 +276,29 @@ async def test_a_tablet_signs_in_claims_completes_and_survives_a_reload_mid_outa
         ("claim", "applied"),
         ("complete", "applied"),
     ]
+
+
+async def test_a_tablet_in_portrait_still_gets_a_whole_board(
+    stack: LocalStack, kitchen: Kitchen, web: str, tmp_path: Path
+) -> None:
+    # A 10" tablet held upright: smaller text, but at least 80 columns, and the board.
+    with connect(stack.db_dsn) as conn:
+        add_task(conn, kitchen, title="Pick parsley", station="Veg")
+    dev = create_display(stack.url, stack.service_role_key, kitchen)
+    data_dir = tablet_data_dir(tmp_path / "host", dev.email)
+    assert async_playwright is not None
+    async with (
+        live_board(stack, kitchen, tmp_path / "wall", "wall") as (_store, wall, wp),
+        async_playwright() as pw,
+    ):
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 800, "height": 1280})
+            tab = Tablet(page)
+            await tab.open(web)
+            assert tab.cols >= 80, tab.cols
+            await tab.sign_in(dev, data_dir)
+            await until(wp, lambda: wall.status.devices_online >= 2, within=20)
+            await tab.screenshot("portrait")
+        finally:
+            await browser.close()
