@@ -236,6 +236,9 @@ alter table public.prep_estimates alter column basis drop default;
 revoke insert, update, delete, truncate, references, trigger on public.prep_estimates
   from authenticated;
 alter table public.prep_estimates replica identity full;
+-- Room on each page, so that an update of the figures alone (no key, no basis) is a HOT
+-- update and writes no index.
+alter table public.prep_estimates set (fillfactor = 80);
 create index prep_estimates_borrowers_idx on public.prep_estimates (tenant_id, station)
   where basis <> 'exact';
 comment on table public.prep_estimates is
@@ -978,8 +981,11 @@ declare
 begin
   execute format('create index tasks_kind_trgm_idx on public.tasks '
                  'using gin (kind %I.gin_trgm_ops)', v_schema);
+  -- No pending list (fastupdate): every search would scan its unmerged entries, and
+  -- searches (borrowing, estimate_for) matter more here than the one write per change.
   execute format('create index prep_estimates_kind_trgm_idx on public.prep_estimates '
-                 'using gin (task_key %I.gin_trgm_ops) where basis = ''exact''', v_schema);
+                 'using gin (task_key %I.gin_trgm_ops) with (fastupdate = off) '
+                 'where basis = ''exact''', v_schema);
   -- pg_trgm already installed in a third schema: put that schema on the functions' path.
   if v_schema not in ('extensions', 'public') then
     foreach f in array array[
