@@ -17,7 +17,12 @@
 -- (pg_trgm in schema `extensions`) and on plain PostgreSQL (pg_trgm in `public`).
 
 -- pg_trgm -------------------------------------------------------------------------------
+-- Where it already exists (hosted projects may have it in `extensions`), it stays. Its
+-- library is then loaded here by one call, so that functions below can set its
+-- similarity threshold as a known setting.
 do $$
+declare
+  v_schema text;
 begin
   if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
     if exists (select 1 from pg_namespace where nspname = 'extensions') then
@@ -26,6 +31,9 @@ begin
       create extension pg_trgm with schema public;
     end if;
   end if;
+  select n.nspname into v_schema from pg_extension x
+    join pg_namespace n on n.oid = x.extnamespace where x.extname = 'pg_trgm';
+  execute format('select %I.similarity($1, $2)', v_schema) using 'kind', 'kind';
 end
 $$;
 
