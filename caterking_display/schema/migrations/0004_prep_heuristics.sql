@@ -207,15 +207,16 @@ comment on table public.prep_samples is
 comment on column public.prep_samples.unit is 'tasks.unit trimmed and lower-cased; null if empty.';
 comment on column public.prep_samples.chef_id is 'tasks.completed_by.';
 
--- What counts as a sample, in one place: the trigger and the rebuild both read it.
--- Never claimed (no claimed_at), completed straight from pending (claimed_at =
--- completed_at), under 20 s or over 8 h: not a prep duration. A release clears
--- claimed_at and the next claim sets it again, so the time runs from the last claim.
+-- A unit as estimates compare it: trimmed, lower-case, null when empty.
 create function caterking_private.prep_unit(p_unit text) returns text
 language sql immutable parallel safe
 as $$ select nullif(lower(btrim(p_unit) collate "C"), '') $$;
 revoke all on function caterking_private.prep_unit(text) from public;
 
+-- What counts as a sample, in one place: the trigger and the rebuild both read it.
+-- Never claimed (no claimed_at), completed straight from pending (claimed_at =
+-- completed_at), under 20 s or over 8 h: not a prep duration. A release clears
+-- claimed_at and the next claim sets it again, so the time runs from the last claim.
 create view caterking_private.task_prep_samples as
 select t.id as task_id, t.tenant_id, t.kitchen_id, t.kind, t.station, t.quantity,
        caterking_private.prep_unit(t.unit) as unit,
@@ -303,8 +304,10 @@ begin
     from w where w.q > 0 and w.u = (select unit.u from unit)
   ), thirds as materialized (
     select max(pts.m) as m,
-           percentile_cont(0.5) within group (order by pts.q) filter (where pts.rn <= pts.m / 3) as ql,
-           percentile_cont(0.5) within group (order by pts.y) filter (where pts.rn <= pts.m / 3) as yl,
+           percentile_cont(0.5) within group (order by pts.q)
+             filter (where pts.rn <= pts.m / 3) as ql,
+           percentile_cont(0.5) within group (order by pts.y)
+             filter (where pts.rn <= pts.m / 3) as yl,
            percentile_cont(0.5) within group (order by pts.q)
              filter (where pts.rn > pts.m - pts.m / 3) as qr,
            percentile_cont(0.5) within group (order by pts.y)
@@ -340,18 +343,24 @@ begin
 end
 $$;
 
--- This kind's own figures at this station: its last 50 samples.
+-- This kind's own figures at this station: its last 50 samples. (PL/pgSQL, here and
+-- below, for plans cached across transactions: SQL functions are planned per call
+-- before PostgreSQL 18.)
 create function caterking_private.prep_kind_stats(p_tenant uuid, p_kind text, p_station text)
 returns caterking_private.prep_estimate
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select caterking_private.prep_summary(array_agg(w.y), array_agg(w.q), array_agg(w.u))
-  from (select (s.duration_seconds / 60)::float8 as y, s.quantity::float8 as q, s.unit as u
-        from public.prep_samples s
-        where s.tenant_id = p_tenant and s.kind = p_kind and s.station = p_station
-        order by s.completed_at desc, s.task_id desc
-        limit 50) w
+begin
+  return (
+    select caterking_private.prep_summary(array_agg(w.y), array_agg(w.q), array_agg(w.u))
+    from (select (s.duration_seconds / 60)::float8 as y, s.quantity::float8 as q,
+                 s.unit as u
+          from public.prep_samples s
+          where s.tenant_id = p_tenant and s.kind = p_kind and s.station = p_station
+          order by s.completed_at desc, s.task_id desc
+          limit 50) w);
+end
 $$;
 
 -- The station basis, computed when needed from the station's last 200 samples (every
@@ -388,7 +397,8 @@ begin
     into r.samples, flat, r.unit, n_unit, pace
     from w, m group by m.u, m.level;
   if coalesce(r.samples, 0) < 3 then
-    return row(0, 0, null, null, null, null, null, 'none', '{}', 0)::caterking_private.prep_estimate;
+    return row(0, 0, null, null, null, null, null, 'none', '{}', 0)
+             ::caterking_private.prep_estimate;
   end if;
   r.basis := 'station';
   r.similar_to := '{}';
@@ -522,18 +532,21 @@ $$;
 -- The unit a row's borrowing prefers: that of the kind's open tasks, else its samples.
 create function caterking_private.prep_row_unit(p_tenant uuid, p_kind text, p_station text)
 returns text
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(
+begin
+  return coalesce(
     (select caterking_private.prep_unit(t.unit) from public.tasks t
      where t.tenant_id = p_tenant and t.kind = p_kind and t.station = p_station
-       and t.status in ('pending', 'claimed') and caterking_private.prep_unit(t.unit) is not null
+       and t.status in ('pending', 'claimed')
+       and caterking_private.prep_unit(t.unit) is not null
      order by t.created_at desc limit 1),
     (select s.unit from public.prep_samples s
      where s.tenant_id = p_tenant and s.kind = p_kind and s.station = p_station
        and s.unit is not null
-     order by s.completed_at desc, s.task_id desc limit 1))
+     order by s.completed_at desc, s.task_id desc limit 1));
+end
 $$;
 
 -- Write a row; true when it changed (an unchanged row is not written, so boards get no
@@ -574,12 +587,12 @@ $$;
 
 -- One writer per tenant and station at a time, so two completions at one station never
 -- compute from each other's uncommitted samples (the later waits, then sees both).
+-- (Inlined where it is called: no SET clause, every name qualified.)
 create function caterking_private.prep_lock(p_tenant uuid, p_station text) returns void
 language sql
-set search_path = pg_catalog, pg_temp
 as $$
-  select pg_advisory_xact_lock(hashtextextended('caterking_prep:' || p_tenant::text || ':'
-                                                || p_station, 0))
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+    'caterking_prep:' || p_tenant::text || ':' || p_station, 0))
 $$;
 
 -- The samples of these kinds at this station changed: the kinds' own rows, and the rows
