@@ -130,6 +130,14 @@ def test_over_rest_for_any_signed_in_device(stack: LocalStack, kitchen: Kitchen)
                 "samples": 3,
             }
         ]
+    # A read-only function: GET works too (query-string arguments).
+    got = (
+        display_client(stack, kitchen)
+        .rpc("estimate_for", {**args, "p_quantity": "5", "p_unit": "kg"}, get=True)
+        .execute()
+        .data
+    )
+    assert (got["basis"], got["kind"]) == ("exact", "dice onion")
     with pytest.raises(APIError) as err:
         anon_client(stack).rpc("estimate_for", args).execute()
     assert err.value.code == "42501"

@@ -13,7 +13,7 @@ import pytest
 
 from caterking_display.cli import main
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres, free_port
-from caterking_display.schema.migrate import apply_base, migrations
+from caterking_display.schema.migrate import apply_base, migrate, migrations
 from tests.pg import Kitchen, add_task, connect, seed_kitchen, task_row
 from tests.schema.prep import BASE, History, est_row, samples
 
@@ -187,6 +187,33 @@ def test_migration_learns_from_the_history_there_is(pg_server: EmbeddedPostgres)
                 "select relforcerowsecurity as f from pg_class where oid = 'tasks'::regclass"
             ).fetchone()
             assert forced == {"f": True}
+    finally:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as c:
+            c.execute(f"drop database if exists {name} with (force)")
+
+
+def test_migration_uses_pg_trgm_where_a_hosted_project_has_it(pg_server: EmbeddedPostgres) -> None:
+    """A hosted project keeps extensions in schema `extensions`: 0004 uses that one, and
+    the similarity search works through it."""
+    name = f"m_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as c:
+        c.execute(f"create database {name}")
+    try:
+        with psycopg.connect(pg_server.url(name), autocommit=True) as c:
+            c.execute("create schema extensions")
+            c.execute("create extension pg_trgm with schema extensions")
+        migrate(pg_server.url(name), with_base=True)
+        with connect(pg_server.url(name)) as conn:
+            where = conn.execute(
+                "select n.nspname as s from pg_extension x join pg_namespace n "
+                "on n.oid = x.extnamespace where x.extname = 'pg_trgm'"
+            ).fetchone()
+            assert where == {"s": "extensions"}
+            k = seed_kitchen(conn)
+            History(conn, k).many("Dice onions", [10, 12, 14])
+            add_task(conn, k, title="Dice red onions", station="Prep")
+            row = est_row(conn, k, "dice onion red")
+            assert row is not None and row["similar_to"] == ["dice onion"]
     finally:
         with psycopg.connect(pg_server.dsn, autocommit=True) as c:
             c.execute(f"drop database if exists {name} with (force)")

@@ -76,7 +76,9 @@ def test_the_station_figures_are_private(conn: Any, two: tuple[Kitchen, Kitchen]
         pytest.raises(psycopg.errors.InsufficientPrivilege),
         as_claims(conn, device_claims(a.tenant_id, a.kitchen_id, kind="admin")),
     ):
-        conn.execute("select * from caterking_private.prep_station_stats").fetchall()
+        conn.execute(
+            "select caterking_private.prep_station_estimate(tenant_id, station) from tasks"
+        ).fetchall()
     with (
         pytest.raises(psycopg.errors.InsufficientPrivilege),
         as_claims(conn, device_claims(a.tenant_id, a.kitchen_id, kind="admin")),

@@ -40,8 +40,19 @@ def test_similar_kind_lends_its_figures(conn: Any, k: Kitchen) -> None:
     row = est_row(conn, k, "dice onion red")
     assert basis(row) == ("similar", ["dice onion"], 6)
     assert row is not None and exact is not None
-    for c in ("p50_minutes", "p90_minutes", *FIT_COLS):
+    for c in ("p50_minutes", "unit", "p50_setup_minutes", "p50_minutes_per_unit"):
         assert row[c] == exact[c], c
+    # Borrowed p90s sit further from the p50s: x (2 - similarity).
+    sim = conn.execute("select similarity('dice onion red', 'dice onion') as s").fetchone()["s"]
+    widen = 2 - sim
+    for p50, p90 in [
+        ("p50_minutes", "p90_minutes"),
+        ("p50_setup_minutes", "p90_setup_minutes"),
+        ("p50_minutes_per_unit", "p90_minutes_per_unit"),
+    ]:
+        want = float(exact[p50]) + (float(exact[p90]) - float(exact[p50])) * widen
+        assert abs(float(row[p90]) - want) < 0.01, p90
+    assert row["p90_minutes"] > exact["p90_minutes"]
 
 
 def test_most_similar_first_and_same_station_weighs_more(conn: Any, k: Kitchen) -> None:

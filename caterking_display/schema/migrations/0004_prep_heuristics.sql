@@ -17,7 +17,12 @@
 -- (pg_trgm in schema `extensions`) and on plain PostgreSQL (pg_trgm in `public`).
 
 -- pg_trgm -------------------------------------------------------------------------------
+-- Where it already exists (hosted projects may have it in `extensions`), it stays. Its
+-- library is then loaded here by one call, so that functions below can set its
+-- similarity threshold as a known setting.
 do $$
+declare
+  v_schema text;
 begin
   if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
     if exists (select 1 from pg_namespace where nspname = 'extensions') then
@@ -26,6 +31,9 @@ begin
       create extension pg_trgm with schema public;
     end if;
   end if;
+  select n.nspname into v_schema from pg_extension x
+    join pg_namespace n on n.oid = x.extnamespace where x.extname = 'pg_trgm';
+  execute format('select %I.similarity($1, $2)', v_schema) using 'kind', 'kind';
 end
 $$;
 
@@ -199,15 +207,16 @@ comment on table public.prep_samples is
 comment on column public.prep_samples.unit is 'tasks.unit trimmed and lower-cased; null if empty.';
 comment on column public.prep_samples.chef_id is 'tasks.completed_by.';
 
--- What counts as a sample, in one place: the trigger and the rebuild both read it.
--- Never claimed (no claimed_at), completed straight from pending (claimed_at =
--- completed_at), under 20 s or over 8 h: not a prep duration. A release clears
--- claimed_at and the next claim sets it again, so the time runs from the last claim.
+-- A unit as estimates compare it: trimmed, lower-case, null when empty.
 create function caterking_private.prep_unit(p_unit text) returns text
 language sql immutable parallel safe
 as $$ select nullif(lower(btrim(p_unit) collate "C"), '') $$;
 revoke all on function caterking_private.prep_unit(text) from public;
 
+-- What counts as a sample, in one place: the trigger and the rebuild both read it.
+-- Never claimed (no claimed_at), completed straight from pending (claimed_at =
+-- completed_at), under 20 s or over 8 h: not a prep duration. A release clears
+-- claimed_at and the next claim sets it again, so the time runs from the last claim.
 create view caterking_private.task_prep_samples as
 select t.id as task_id, t.tenant_id, t.kitchen_id, t.kind, t.station, t.quantity,
        caterking_private.prep_unit(t.unit) as unit,
@@ -236,6 +245,9 @@ alter table public.prep_estimates alter column basis drop default;
 revoke insert, update, delete, truncate, references, trigger on public.prep_estimates
   from authenticated;
 alter table public.prep_estimates replica identity full;
+-- Room on each page, so that an update of the figures alone (no key, no basis) is a HOT
+-- update and writes no index.
+alter table public.prep_estimates set (fillfactor = 80);
 create index prep_estimates_borrowers_idx on public.prep_estimates (tenant_id, station)
   where basis <> 'exact';
 comment on table public.prep_estimates is
@@ -244,30 +256,20 @@ comment on table public.prep_estimates is
   'p50 = p50_setup_minutes + p50_minutes_per_unit * quantity (p90 likewise). basis: '
   'exact | similar (similar_to) | station | none (p50 = p90 = 0).';
 
--- The station's typical times (its last 200 samples): the fallback of unknown kinds.
-create table caterking_private.prep_station_stats (
-  tenant_id uuid not null,
-  station text not null,
-  samples integer not null,
-  p50_minutes numeric not null,
-  p90_minutes numeric not null,
-  unit text null,
-  p50_setup_minutes numeric null,
-  p50_minutes_per_unit numeric null,
-  p90_setup_minutes numeric null,
-  p90_minutes_per_unit numeric null,
-  updated_at timestamptz not null default now(),
-  primary key (tenant_id, station)
-);
-alter table caterking_private.prep_station_stats enable row level security;
-revoke all on caterking_private.prep_station_stats from public, anon, authenticated;
-
 create type caterking_private.prep_estimate as (
   p50_minutes numeric, p90_minutes numeric, unit text,
   p50_setup_minutes numeric, p50_minutes_per_unit numeric,
   p90_setup_minutes numeric, p90_minutes_per_unit numeric,
   basis text, similar_to text[], samples integer
 );
+
+-- The percentile level that makes a p90 from n samples cover 9 jobs in 10 to come: the
+-- plain 90th percentile of n samples covers only (0.9 (n - 1) + 1) / (n + 1) of new ones
+-- (70 % at n = 3, 88 % at 50), so use (0.9 n - 0.1) / (n - 1), which is the slowest seen
+-- while n < 10 and 0.916 at n = 50.
+create function caterking_private.prep_p90_level(n bigint) returns float8
+language sql immutable parallel safe
+as $$ select case when n < 2 then 1 else least(1, (0.9 * n - 0.1) / (n - 1)) end $$;
 
 -- Summary of a window of samples (minutes y, quantity q, unit u; any order): flat p50
 -- and p90, and for the unit most samples with a quantity are in, a robust line
@@ -276,7 +278,9 @@ create type caterking_private.prep_estimate as (
 -- is the p50 line times the 90th percentile of y / (p50 line): times spread in
 -- proportion to the job. No line with fewer than 5 such samples, quantities too alike
 -- (heaviest third's median under 1.2 x the lightest's), or a slope that is not up.
--- A negative setup becomes 0 with rate = median(y / q). basis is left null.
+-- A negative setup becomes 0 with rate = median(y / q). basis is left null. Every p90
+-- is taken at prep_p90_level of the samples it comes from.
+-- One statement (it runs twice on every completion), in PL/pgSQL so its plan is cached.
 create function caterking_private.prep_summary(p_y float8[], p_q float8[], p_u text[])
 returns caterking_private.prep_estimate
 language plpgsql immutable
@@ -284,124 +288,85 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   r caterking_private.prep_estimate;
-  n integer := coalesce(cardinality(p_y), 0);
-  v_unit text;
-  qs float8[];
-  ys float8[];
-  m integer;
-  k integer;
-  ql float8; qr float8; yl float8; yr float8;
-  a float8; b float8; f float8;
+  v_level float8 := caterking_private.prep_p90_level(coalesce(cardinality(p_y), 0));
 begin
-  r.samples := n;
-  r.similar_to := '{}';
-  if n = 0 then
-    r.p50_minutes := 0;
-    r.p90_minutes := 0;
-    return r;
-  end if;
-  select percentile_cont(0.5) within group (order by y),
-         percentile_cont(0.9) within group (order by y)
-    into a, b from unnest(p_y) y;
-  r.p50_minutes := round(a::numeric, 2);
-  r.p90_minutes := round(b::numeric, 2);
-
-  select x.u into v_unit from unnest(p_q, p_u) x(q, u)
-    where x.q > 0 and x.u is not null
-    group by x.u order by count(*) desc, x.u collate "C" limit 1;
-  if v_unit is null then
-    return r;
-  end if;
-  select array_agg(x.q order by x.q, x.y), array_agg(x.y order by x.q, x.y) into qs, ys
-    from unnest(p_q, p_u, p_y) x(q, u, y) where x.q > 0 and x.u = v_unit;
-  m := cardinality(qs);
-  if m < 5 then
-    return r;
-  end if;
-  k := m / 3;
-  select percentile_cont(0.5) within group (order by x.q),
-         percentile_cont(0.5) within group (order by x.y)
-    into ql, yl from unnest(qs[1:k], ys[1:k]) x(q, y);
-  select percentile_cont(0.5) within group (order by x.q),
-         percentile_cont(0.5) within group (order by x.y)
-    into qr, yr from unnest(qs[m - k + 1:m], ys[m - k + 1:m]) x(q, y);
-  if qr < ql * 1.2 then
-    return r;
-  end if;
-  b := (yr - yl) / (qr - ql);
-  if b <= 0 then
-    return r;
-  end if;
-  select percentile_cont(0.5) within group (order by x.y - b * x.q)
-    into a from unnest(qs, ys) x(q, y);
-  if a < 0 then
-    a := 0;
-    select percentile_cont(0.5) within group (order by x.y / x.q)
-      into b from unnest(qs, ys) x(q, y);
-  end if;
-  select percentile_cont(0.9) within group (order by x.y / (a + b * x.q))
-    into f from unnest(qs, ys) x(q, y);
-  f := greatest(coalesce(f, 1), 1);
-  r.unit := v_unit;
-  r.p50_setup_minutes := round(a::numeric, 2);
-  r.p50_minutes_per_unit := round(b::numeric, 5);
-  r.p90_setup_minutes := round((a * f)::numeric, 2);
-  r.p90_minutes_per_unit := round((b * f)::numeric, 5);
+  with w as materialized (
+    select x.y, x.q, x.u from unnest(p_y, p_q, p_u) x(y, q, u)
+  ), flat as (
+    select count(*)::integer as n,
+           percentile_cont(array[0.5, v_level]) within group (order by w.y) as p
+    from w
+  ), unit as (
+    select w.u from w where w.q > 0 and w.u is not null
+    group by w.u order by count(*) desc, w.u collate "C" limit 1
+  ), pts as materialized (
+    select w.q, w.y, row_number() over (order by w.q, w.y) as rn, count(*) over () as m
+    from w where w.q > 0 and w.u = (select unit.u from unit)
+  ), thirds as materialized (
+    select max(pts.m) as m,
+           percentile_cont(0.5) within group (order by pts.q)
+             filter (where pts.rn <= pts.m / 3) as ql,
+           percentile_cont(0.5) within group (order by pts.y)
+             filter (where pts.rn <= pts.m / 3) as yl,
+           percentile_cont(0.5) within group (order by pts.q)
+             filter (where pts.rn > pts.m - pts.m / 3) as qr,
+           percentile_cont(0.5) within group (order by pts.y)
+             filter (where pts.rn > pts.m - pts.m / 3) as yr
+    from pts
+  ), slope as materialized (
+    select case when t.m >= 5 and t.qr >= t.ql * 1.2 and t.yr > t.yl
+                then (t.yr - t.yl) / (t.qr - t.ql) end as b
+    from thirds t
+  ), line as materialized (
+    select s.b,
+           percentile_cont(0.5) within group (order by pts.y - s.b * pts.q) as a,
+           percentile_cont(0.5) within group (order by pts.y / pts.q) as b0
+    from pts, slope s where s.b is not null group by s.b
+  ), fit as materialized (
+    select case when l.a < 0 then 0 else l.a end as a,
+           case when l.a < 0 then l.b0 else l.b end as b
+    from line l
+  ), spread as (
+    select f.a, f.b,
+           greatest(coalesce(percentile_cont(caterking_private.prep_p90_level(t.m)) within group
+                               (order by pts.y / (f.a + f.b * pts.q)), 1), 1) as f
+    from fit f, thirds t, pts group by f.a, f.b, t.m
+  )
+  select round(coalesce(flat.p[1], 0)::numeric, 2), round(coalesce(flat.p[2], 0)::numeric, 2),
+         case when sp.b is not null then (select unit.u from unit) end,
+         round(sp.a::numeric, 2), round(sp.b::numeric, 5),
+         round((sp.a * sp.f)::numeric, 2), round((sp.b * sp.f)::numeric, 5),
+         null::text, '{}'::text[], flat.n
+    into r
+    from flat left join spread sp on true;
   return r;
 end
 $$;
 
--- This kind's own figures at this station: its last 50 samples.
+-- This kind's own figures at this station: its last 50 samples. (PL/pgSQL, here and
+-- below, for plans cached across transactions: SQL functions are planned per call
+-- before PostgreSQL 18.)
 create function caterking_private.prep_kind_stats(p_tenant uuid, p_kind text, p_station text)
 returns caterking_private.prep_estimate
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select caterking_private.prep_summary(array_agg(w.y), array_agg(w.q), array_agg(w.u))
-  from (select (s.duration_seconds / 60)::float8 as y, s.quantity::float8 as q, s.unit as u
-        from public.prep_samples s
-        where s.tenant_id = p_tenant and s.kind = p_kind and s.station = p_station
-        order by s.completed_at desc, s.task_id desc
-        limit 50) w
-$$;
-
--- Recompute a station's typical figures (its last 200 samples, every kind).
-create function caterking_private.prep_station_refresh(p_tenant uuid, p_station text)
-returns void
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  s caterking_private.prep_estimate;
 begin
-  s := (select caterking_private.prep_summary(array_agg(w.y), array_agg(w.q), array_agg(w.u))
-        from (select (x.duration_seconds / 60)::float8 as y, x.quantity::float8 as q,
-                     x.unit as u
-              from public.prep_samples x
-              where x.tenant_id = p_tenant and x.station = p_station
-              order by x.completed_at desc, x.task_id desc
-              limit 200) w);
-  if s.samples = 0 then
-    delete from caterking_private.prep_station_stats
-      where tenant_id = p_tenant and station = p_station;
-    return;
-  end if;
-  insert into caterking_private.prep_station_stats as t (tenant_id, station, samples,
-      p50_minutes, p90_minutes, unit, p50_setup_minutes, p50_minutes_per_unit,
-      p90_setup_minutes, p90_minutes_per_unit, updated_at)
-    values (p_tenant, p_station, s.samples, s.p50_minutes, s.p90_minutes, s.unit,
-      s.p50_setup_minutes, s.p50_minutes_per_unit, s.p90_setup_minutes,
-      s.p90_minutes_per_unit, now())
-    on conflict (tenant_id, station) do update set samples = excluded.samples,
-      p50_minutes = excluded.p50_minutes, p90_minutes = excluded.p90_minutes,
-      unit = excluded.unit, p50_setup_minutes = excluded.p50_setup_minutes,
-      p50_minutes_per_unit = excluded.p50_minutes_per_unit,
-      p90_setup_minutes = excluded.p90_setup_minutes,
-      p90_minutes_per_unit = excluded.p90_minutes_per_unit, updated_at = now();
+  return (
+    select caterking_private.prep_summary(array_agg(w.y), array_agg(w.q), array_agg(w.u))
+    from (select (s.duration_seconds / 60)::float8 as y, s.quantity::float8 as q,
+                 s.unit as u
+          from public.prep_samples s
+          where s.tenant_id = p_tenant and s.kind = p_kind and s.station = p_station
+          order by s.completed_at desc, s.task_id desc
+          limit 50) w);
 end
 $$;
 
--- The station basis: its typical figures once it has 3 samples, else none.
+-- The station basis, computed when needed from the station's last 200 samples (every
+-- kind): flat p50 and p90, and its typical pace in the unit most of them are in: the
+-- median and 90th percentile of minutes per unit (no setup), given 5 such samples. None
+-- below 3 samples. p90s at prep_p90_level. One statement.
 create function caterking_private.prep_station_estimate(p_tenant uuid, p_station text)
 returns caterking_private.prep_estimate
 language plpgsql stable
@@ -409,31 +374,63 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   r caterking_private.prep_estimate;
+  flat float8[];
+  pace float8[];
+  n_unit integer;
 begin
-  select s.p50_minutes, s.p90_minutes, s.unit, s.p50_setup_minutes, s.p50_minutes_per_unit,
-         s.p90_setup_minutes, s.p90_minutes_per_unit, 'station', '{}'::text[], s.samples
-    into r
-    from caterking_private.prep_station_stats s
-    where s.tenant_id = p_tenant and s.station = p_station and s.samples >= 3;
-  if not found then
-    r := row(0, 0, null, null, null, null, null, 'none', '{}'::text[], 0);
+  with w as materialized (
+    select (x.duration_seconds / 60)::float8 as y, x.quantity::float8 as q, x.unit as u
+    from public.prep_samples x
+    where x.tenant_id = p_tenant and x.station = p_station
+    order by x.completed_at desc, x.task_id desc
+    limit 200
+  ), m as materialized (
+    select (select w.u from w where w.q > 0 and w.u is not null
+            group by w.u order by count(*) desc, w.u collate "C" limit 1) as u,
+           caterking_private.prep_p90_level((select count(*) from w)) as level
+  )
+  select count(*)::integer,
+         percentile_cont(array[0.5, m.level]) within group (order by w.y),
+         m.u, count(*) filter (where w.q > 0 and w.u = m.u),
+         percentile_cont(array[0.5, m.level]) within group (order by w.y / w.q)
+           filter (where w.q > 0 and w.u = m.u)
+    into r.samples, flat, r.unit, n_unit, pace
+    from w, m group by m.u, m.level;
+  if coalesce(r.samples, 0) < 3 then
+    return row(0, 0, null, null, null, null, null, 'none', '{}', 0)
+             ::caterking_private.prep_estimate;
+  end if;
+  r.basis := 'station';
+  r.similar_to := '{}';
+  r.p50_minutes := round(flat[1]::numeric, 2);
+  r.p90_minutes := round(flat[2]::numeric, 2);
+  if n_unit >= 5 then
+    r.p50_setup_minutes := 0;
+    r.p50_minutes_per_unit := round(pace[1]::numeric, 5);
+    r.p90_setup_minutes := 0;
+    r.p90_minutes_per_unit := round(pace[2]::numeric, 5);
+  else
+    r.unit := null;
   end if;
   return r;
 end
 $$;
 
 -- Borrowed figures for a kind with fewer than 3 samples of its own. Candidates: the
--- tenant's kinds with an exact estimate whose key is trigram-similar (>= 0.3, pg_trgm;
--- the same kind at another station counts too), weighted by similarity squared x
--- ln(1 + samples), x 0.4 at another station, x 0.6 when fitted in another unit than
--- the wanted one; the best 3 are averaged by weight. The quantity line is averaged over
--- those fitted in one unit (the wanted one if any has it, else the best candidate's).
--- No candidate: the station's figures, else none.
+-- tenant's kinds with an exact estimate whose key is trigram-similar (pg_trgm
+-- similarity >= 0.4; the same kind at another station counts too), weighted by
+-- similarity squared x ln(1 + samples), x 0.4 at another station, x 0.6 when fitted in
+-- another unit than the wanted one; the best 3 are averaged by weight. The quantity
+-- line is averaged over those fitted in one unit (the wanted one if any has it, else the
+-- best candidate's). The p90s are widened (below). No candidate: the station's figures,
+-- else none.
+-- p_among (refreshes only): look no further than these kinds, the ones the row already
+-- borrows from, when one of them only grew more certain (the best 3 stay the best 3).
 create function caterking_private.prep_borrowed(p_tenant uuid, p_kind text, p_station text,
-  p_unit text) returns caterking_private.prep_estimate
+  p_unit text, p_among text[] default null) returns caterking_private.prep_estimate
 language plpgsql stable
 set search_path = pg_catalog, extensions, public, pg_temp
-set pg_trgm.similarity_threshold = 0.3
+set pg_trgm.similarity_threshold = 0.4
 as $$
 declare
   r caterking_private.prep_estimate;
@@ -443,6 +440,7 @@ declare
   units text[];
   s50s float8[]; r50s float8[]; s90s float8[]; r90s float8[];
   sims float8[]; ws float8[];
+  widen float8;
   v_unit text;
 begin
   select array_agg(t.task_key order by t.w desc), array_agg(t.samples order by t.w desc),
@@ -465,16 +463,30 @@ begin
                        e.p90_minutes_per_unit::float8 as r90,
                        similarity(e.task_key, p_kind)::float8 as sim
                 from public.prep_estimates e
-                where e.tenant_id = p_tenant and e.basis = 'exact'
+                where p_among is null and e.tenant_id = p_tenant and e.basis = 'exact'
                   and e.task_key % p_kind
+                  and not (e.task_key = p_kind and e.station = p_station)
+                union all
+                select e.task_key, e.station, e.samples,
+                       e.p50_minutes::float8, e.p90_minutes::float8, e.unit,
+                       e.p50_setup_minutes::float8, e.p50_minutes_per_unit::float8,
+                       e.p90_setup_minutes::float8, e.p90_minutes_per_unit::float8,
+                       similarity(e.task_key, p_kind)::float8
+                from public.prep_estimates e
+                where p_among is not null and e.tenant_id = p_tenant and e.basis = 'exact'
+                  and e.task_key = any (p_among)
                   and not (e.task_key = p_kind and e.station = p_station)) c
           order by w desc, c.sim desc, c.task_key collate "C", c.station collate "C"
           limit 3) t;
   if keys is null then
     return caterking_private.prep_station_estimate(p_tenant, p_station);
   end if;
+  -- Borrowed figures are less sure than the lender's own: the p90s are moved away from
+  -- the p50s by (2 - the weighted similarity), up to 1.6 x at the threshold.
+  select 2 - sum(x.w * x.sim) / sum(x.w) into widen from unnest(ws, sims) x(w, sim);
   select round((sum(x.w * x.p50) / sum(x.w))::numeric, 2),
-         round((sum(x.w * x.p90) / sum(x.w))::numeric, 2), sum(x.n)
+         round((sum(x.w * (x.p50 + (x.p90 - x.p50) * widen)) / sum(x.w))::numeric, 2),
+         sum(x.n)
     into r.p50_minutes, r.p90_minutes, r.samples
     from unnest(ws, p50s, p90s, ns) x(w, p50, p90, n);
   select array_agg(x.k order by x.sim desc, x.k collate "C") into r.similar_to
@@ -487,8 +499,8 @@ begin
     select v_unit,
            round((sum(x.w * x.s50) / sum(x.w))::numeric, 2),
            round((sum(x.w * x.r50) / sum(x.w))::numeric, 5),
-           round((sum(x.w * x.s90) / sum(x.w))::numeric, 2),
-           round((sum(x.w * x.r90) / sum(x.w))::numeric, 5)
+           round((sum(x.w * (x.s50 + (x.s90 - x.s50) * widen)) / sum(x.w))::numeric, 2),
+           round((sum(x.w * (x.r50 + (x.r90 - x.r50) * widen)) / sum(x.w))::numeric, 5)
       into r.unit, r.p50_setup_minutes, r.p50_minutes_per_unit, r.p90_setup_minutes,
            r.p90_minutes_per_unit
       from unnest(units, ws, s50s, r50s, s90s, r90s) x(u, w, s50, r50, s90, r90)
@@ -500,7 +512,8 @@ $$;
 
 -- What a kind's row should say: exact with 3 or more samples of its own, else borrowed.
 create function caterking_private.prep_estimate_of(p_tenant uuid, p_kind text,
-  p_station text, p_unit text) returns caterking_private.prep_estimate
+  p_station text, p_unit text, p_among text[] default null)
+returns caterking_private.prep_estimate
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
@@ -512,25 +525,28 @@ begin
     r.basis := 'exact';
     return r;
   end if;
-  return caterking_private.prep_borrowed(p_tenant, p_kind, p_station, p_unit);
+  return caterking_private.prep_borrowed(p_tenant, p_kind, p_station, p_unit, p_among);
 end
 $$;
 
 -- The unit a row's borrowing prefers: that of the kind's open tasks, else its samples.
 create function caterking_private.prep_row_unit(p_tenant uuid, p_kind text, p_station text)
 returns text
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(
+begin
+  return coalesce(
     (select caterking_private.prep_unit(t.unit) from public.tasks t
      where t.tenant_id = p_tenant and t.kind = p_kind and t.station = p_station
-       and t.status in ('pending', 'claimed') and caterking_private.prep_unit(t.unit) is not null
+       and t.status in ('pending', 'claimed')
+       and caterking_private.prep_unit(t.unit) is not null
      order by t.created_at desc limit 1),
     (select s.unit from public.prep_samples s
      where s.tenant_id = p_tenant and s.kind = p_kind and s.station = p_station
        and s.unit is not null
-     order by s.completed_at desc, s.task_id desc limit 1))
+     order by s.completed_at desc, s.task_id desc limit 1));
+end
 $$;
 
 -- Write a row; true when it changed (an unchanged row is not written, so boards get no
@@ -571,49 +587,89 @@ $$;
 
 -- One writer per tenant and station at a time, so two completions at one station never
 -- compute from each other's uncommitted samples (the later waits, then sees both).
+-- (Inlined where it is called: no SET clause, every name qualified.)
 create function caterking_private.prep_lock(p_tenant uuid, p_station text) returns void
 language sql
-set search_path = pg_catalog, pg_temp
 as $$
-  select pg_advisory_xact_lock(hashtextextended('caterking_prep:' || p_tenant::text || ':'
-                                                || p_station, 0))
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(
+    'caterking_prep:' || p_tenant::text || ':' || p_station, 0))
 $$;
 
--- The samples of these kinds at this station changed: their rows, the station's
--- figures, and the rows at this station that borrow (similar/station/none) and could
--- depend on them: those naming one of the kinds in similar_to or trigram-similar to one.
--- The other borrowing rows at this station only take the new station figures.
+-- The samples of these kinds at this station changed: the kinds' own rows, and the rows
+-- at this station that borrow (similar/station/none) and depend on them, bounded:
+--  * a kind that only grew more certain (exact before and after, no fewer samples, same
+--    unit): the rows that list it in similar_to are recomputed among the kinds they
+--    already list (its weight only rose, so their best 3 are the same);
+--  * a kind that became exact, or reached 5, 10, 20 or 50 samples (its weight grew a lot):
+--    also every borrowing row trigram-similar to it is recomputed in full;
+--  * a kind that stopped being exact or lost weight: the rows that list it, in full.
+-- The other station/none rows at this station take the station's new figures (computed
+-- only if there are such rows).
 create function caterking_private.prep_refresh(p_tenant uuid, p_station text, p_kinds text[])
 returns void
 language plpgsql
 set search_path = pg_catalog, extensions, public, pg_temp
-set pg_trgm.similarity_threshold = 0.3
+set pg_trgm.similarity_threshold = 0.4
 as $$
 declare
   k text;
   done text[] := p_kinds;
+  grown text[] := '{}';
+  moved text[] := '{}';
+  became text[] := '{}';
+  o_basis text;
+  o_samples integer;
+  o_unit text;
+  e caterking_private.prep_estimate;
   st caterking_private.prep_estimate;
+  d record;
 begin
   perform caterking_private.prep_lock(p_tenant, p_station);
-  perform caterking_private.prep_station_refresh(p_tenant, p_station);
   foreach k in array p_kinds loop
-    perform caterking_private.prep_put(p_tenant, k, p_station,
-      caterking_private.prep_estimate_of(p_tenant, k, p_station,
-                                         caterking_private.prep_row_unit(p_tenant, k, p_station)));
+    o_basis := null;
+    select x.basis, x.samples, x.unit into o_basis, o_samples, o_unit
+      from public.prep_estimates x
+      where x.tenant_id = p_tenant and x.task_key = k and x.station = p_station;
+    e := caterking_private.prep_estimate_of(p_tenant, k, p_station,
+           caterking_private.prep_row_unit(p_tenant, k, p_station));
+    if caterking_private.prep_put(p_tenant, k, p_station, e) then
+      if e.basis = 'exact' and o_basis = 'exact' and e.samples >= o_samples
+         and e.unit is not distinct from o_unit then
+        grown := grown || k;
+      else
+        moved := moved || k;
+      end if;
+      if e.basis = 'exact' and (o_basis is distinct from 'exact'
+         or (e.samples in (5, 10, 20, 50) and e.samples <> o_samples)) then
+        became := became || k;
+      end if;
+    end if;
   end loop;
-  for k in
-    select e.task_key from public.prep_estimates e
-    where e.tenant_id = p_tenant and e.station = p_station and e.basis <> 'exact'
-      and not e.task_key = any (p_kinds)
-      and (e.similar_to && p_kinds
-           or exists (select 1 from unnest(p_kinds) c(kind) where e.task_key % c.kind))
-    order by e.task_key collate "C"
-  loop
-    perform caterking_private.prep_put(p_tenant, k, p_station,
-      caterking_private.prep_estimate_of(p_tenant, k, p_station,
-                                         caterking_private.prep_row_unit(p_tenant, k, p_station)));
-    done := done || k;
-  end loop;
+  if cardinality(grown) + cardinality(moved) > 0 then
+    for d in
+      select x.task_key, x.similar_to,
+             x.similar_to && moved
+               or exists (select 1 from unnest(became) c(kind) where x.task_key % c.kind)
+               as in_full
+      from public.prep_estimates x
+      where x.tenant_id = p_tenant and x.station = p_station and x.basis <> 'exact'
+        and not x.task_key = any (p_kinds)
+        and (x.similar_to && (grown || moved)
+             or exists (select 1 from unnest(became) c(kind) where x.task_key % c.kind))
+      order by x.task_key collate "C"
+    loop
+      perform caterking_private.prep_put(p_tenant, d.task_key, p_station,
+        caterking_private.prep_estimate_of(p_tenant, d.task_key, p_station,
+          caterking_private.prep_row_unit(p_tenant, d.task_key, p_station),
+          case when d.in_full then null else d.similar_to end));
+      done := done || d.task_key;
+    end loop;
+  end if;
+  if not exists (select 1 from public.prep_estimates x
+                 where x.tenant_id = p_tenant and x.station = p_station
+                   and x.basis in ('station', 'none') and not x.task_key = any (done)) then
+    return;
+  end if;
   st := caterking_private.prep_station_estimate(p_tenant, p_station);
   update public.prep_estimates x set
       p50_minutes = st.p50_minutes, p90_minutes = st.p90_minutes, unit = st.unit,
@@ -639,8 +695,9 @@ $$;
 --  * Every (tenant, kind, station) of an open task that has no row yet gets one, with
 --    borrowed figures (or exact ones, if the kind already has samples there).
 -- A statement trigger, so an import of many tasks refreshes each station once. It
--- writes prep_samples and prep_estimates only: no task row is touched. Locks are taken
--- in one sorted pass, so two statements cannot wait on each other.
+-- writes prep_samples and prep_estimates only: no task row is touched. The station locks
+-- are taken in one sorted pass, so two statements never wait on each other in a circle.
+-- (A task's own sample is written before its station's lock: no one else writes it.)
 create function caterking_private.tasks_learn() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, extensions, public, pg_temp
@@ -655,6 +712,7 @@ declare
   ek text[] := '{}';
   eu text[] := '{}';
   g record;
+  ensure record;
 begin
   if tg_op = 'DELETE' then
     -- Their samples went with them (on delete cascade).
@@ -662,7 +720,7 @@ begin
            coalesce(array_agg(o.kind), '{}')
       into gt, gs, gk from old_rows o where o.status = 'done';
   elsif tg_op = 'INSERT' then
-    select array_agg(n.id) into v_ids from new_rows n where n.status = 'done';
+    select array_agg(n.id) filter (where n.status = 'done') into v_ids from new_rows n;
     select coalesce(array_agg(x.tenant_id), '{}'), coalesce(array_agg(x.station), '{}'),
            coalesce(array_agg(x.kind), '{}'), coalesce(array_agg(x.unit), '{}')
       into et, es, ek, eu
@@ -675,76 +733,88 @@ begin
                                 and e.station = n.station)
             group by n.tenant_id, n.station, n.kind) x;
   else
-    select array_agg(n.id) into v_ids
+    with j as materialized (
+      select n.id, n.tenant_id, n.station, n.kind, n.unit,
+             (o.status = 'done' or n.status = 'done')
+               and (o.status, o.claimed_at, o.completed_at, o.completed_by, o.kind, o.station,
+                    o.quantity, o.unit, o.tenant_id, o.kitchen_id)
+                 is distinct from
+                   (n.status, n.claimed_at, n.completed_at, n.completed_by, n.kind, n.station,
+                    n.quantity, n.unit, n.tenant_id, n.kitchen_id) as learn,
+             n.status in ('pending', 'claimed')
+               and ((o.tenant_id, o.kind, o.station) is distinct from
+                      (n.tenant_id, n.kind, n.station)
+                    or o.status not in ('pending', 'claimed')) as opened
       from new_rows n join old_rows o on o.id = n.id
-      where (o.status = 'done' or n.status = 'done')
-        and (o.status, o.claimed_at, o.completed_at, o.completed_by, o.kind, o.station,
-             o.quantity, o.unit, o.tenant_id, o.kitchen_id)
-          is distinct from
-            (n.status, n.claimed_at, n.completed_at, n.completed_by, n.kind, n.station,
-             n.quantity, n.unit, n.tenant_id, n.kitchen_id);
-    select coalesce(array_agg(x.tenant_id), '{}'), coalesce(array_agg(x.station), '{}'),
-           coalesce(array_agg(x.kind), '{}'), coalesce(array_agg(x.unit), '{}')
-      into et, es, ek, eu
-      from (select n.tenant_id, n.station, n.kind,
-                   max(caterking_private.prep_unit(n.unit)) as unit
-            from new_rows n join old_rows o on o.id = n.id
-            where n.status in ('pending', 'claimed')
-              and ((o.tenant_id, o.kind, o.station) is distinct from
-                     (n.tenant_id, n.kind, n.station)
-                   or o.status not in ('pending', 'claimed'))
-              and not exists (select 1 from public.prep_estimates e
-                              where e.tenant_id = n.tenant_id and e.task_key = n.kind
-                                and e.station = n.station)
-            group by n.tenant_id, n.station, n.kind) x;
+    ), e as (
+      select j.tenant_id, j.station, j.kind, max(caterking_private.prep_unit(j.unit)) as unit
+      from j
+      where j.opened
+        and not exists (select 1 from public.prep_estimates x
+                        where x.tenant_id = j.tenant_id and x.task_key = j.kind
+                          and x.station = j.station)
+      group by j.tenant_id, j.station, j.kind
+    )
+    select (select array_agg(j.id) from j where j.learn),
+           coalesce((select array_agg(e.tenant_id) from e), '{}'),
+           coalesce((select array_agg(e.station) from e), '{}'),
+           coalesce((select array_agg(e.kind) from e), '{}'),
+           coalesce((select array_agg(e.unit) from e), '{}')
+      into v_ids, et, es, ek, eu;
   end if;
 
   if v_ids is not null then
-    -- The groups whose samples may change: where the tasks' samples are, and will be.
-    select gt || coalesce(array_agg(x.tenant_id), '{}'),
-           gs || coalesce(array_agg(x.station), '{}'),
-           gk || coalesce(array_agg(x.kind), '{}')
-      into gt, gs, gk
-      from (select s.tenant_id, s.station, s.kind from public.prep_samples s
-            where s.task_id = any (v_ids)
-            union
-            select v.tenant_id, v.station, v.kind from caterking_private.task_prep_samples v
-            where v.task_id = any (v_ids)) x;
+    -- The task's sample is rewritten: where it was and where it now is both change.
+    with gone as (
+      delete from public.prep_samples s where s.task_id = any (v_ids)
+      returning s.tenant_id, s.station, s.kind)
+    select gt || coalesce(array_agg(gone.tenant_id), '{}'),
+           gs || coalesce(array_agg(gone.station), '{}'),
+           gk || coalesce(array_agg(gone.kind), '{}')
+      into gt, gs, gk from gone;
+    with added as (
+      insert into public.prep_samples (task_id, tenant_id, kitchen_id, kind, station,
+          quantity, unit, duration_seconds, chef_id, claimed_at, completed_at)
+        select v.task_id, v.tenant_id, v.kitchen_id, v.kind, v.station, v.quantity, v.unit,
+               v.duration_seconds, v.chef_id, v.claimed_at, v.completed_at
+        from caterking_private.task_prep_samples v where v.task_id = any (v_ids)
+        returning tenant_id, station, kind)
+    select gt || coalesce(array_agg(added.tenant_id), '{}'),
+           gs || coalesce(array_agg(added.station), '{}'),
+           gk || coalesce(array_agg(added.kind), '{}')
+      into gt, gs, gk from added;
   end if;
   if cardinality(gt) = 0 and cardinality(et) = 0 then
     return null;
   end if;
 
+  -- Station by station, in one order: refresh what was learned, then make sure every
+  -- open task's kind has a row.
   for g in
-    select x.t, x.s
-    from (select * from unnest(gt, gs) union all select * from unnest(et, es)) x(t, s)
+    select x.t, x.s,
+           array_agg(distinct x.k) filter (where x.learned) as kinds,
+           bool_or(not x.learned) as opens
+    from (select u.t, u.s, u.k, true as learned from unnest(gt, gs, gk) u(t, s, k)
+          union all
+          select u.t, u.s, u.k, false from unnest(et, es, ek) u(t, s, k)) x
     group by x.t, x.s order by x.t, x.s collate "C"
   loop
     perform caterking_private.prep_lock(g.t, g.s);
-  end loop;
-
-  if v_ids is not null then
-    delete from public.prep_samples s where s.task_id = any (v_ids);
-    insert into public.prep_samples (task_id, tenant_id, kitchen_id, kind, station, quantity,
-        unit, duration_seconds, chef_id, claimed_at, completed_at)
-      select v.task_id, v.tenant_id, v.kitchen_id, v.kind, v.station, v.quantity, v.unit,
-             v.duration_seconds, v.chef_id, v.claimed_at, v.completed_at
-      from caterking_private.task_prep_samples v where v.task_id = any (v_ids);
-  end if;
-  for g in
-    select x.t, x.s, array_agg(distinct x.k) as kinds from unnest(gt, gs, gk) x(t, s, k)
-    group by x.t, x.s order by x.t, x.s collate "C"
-  loop
-    perform caterking_private.prep_refresh(g.t, g.s, g.kinds);
-  end loop;
-  for g in
-    select x.t, x.s, x.k, x.u from unnest(et, es, ek, eu) x(t, s, k, u)
-    order by x.t, x.s collate "C", x.k collate "C"
-  loop
-    if not exists (select 1 from public.prep_estimates e
-                   where e.tenant_id = g.t and e.task_key = g.k and e.station = g.s) then
-      perform caterking_private.prep_put(g.t, g.k, g.s,
-        caterking_private.prep_estimate_of(g.t, g.k, g.s, g.u));
+    if g.kinds is not null then
+      perform caterking_private.prep_refresh(g.t, g.s, g.kinds);
+    end if;
+    if g.opens then
+      for ensure in
+        select u.k, u.u from unnest(et, es, ek, eu) u(t, s, k, u)
+        where u.t = g.t and u.s = g.s order by u.k collate "C"
+      loop
+        if not exists (select 1 from public.prep_estimates x
+                       where x.tenant_id = g.t and x.task_key = ensure.k
+                         and x.station = g.s) then
+          perform caterking_private.prep_put(g.t, ensure.k, g.s,
+            caterking_private.prep_estimate_of(g.t, ensure.k, g.s, ensure.u));
+        end if;
+      end loop;
     end if;
   end loop;
   return null;
@@ -765,9 +835,9 @@ create trigger tasks_learn_delete after delete on public.tasks
 -- Rebuild -----------------------------------------------------------------------------------
 
 -- Recompute everything from the tasks' own timestamps, for one tenant or all: samples,
--- station figures, exact rows, then every other row that must exist (kinds with samples
--- or open tasks); rows no longer needed are deleted. Writers wait meanwhile. Returns
--- what it did. `caterking-display estimates rebuild` calls it.
+-- exact rows, then every other row that must exist (kinds with samples or open tasks);
+-- rows no longer needed are deleted; both tables are analysed. Writers wait meanwhile.
+-- Returns what it did. `caterking-display estimates rebuild` calls it.
 create function caterking_private.rebuild_prep_estimates(p_tenant uuid default null)
 returns jsonb
 language plpgsql security definer
@@ -781,8 +851,7 @@ declare
   v_deleted integer;
   g record;
 begin
-  lock table public.prep_samples, public.prep_estimates, caterking_private.prep_station_stats
-    in exclusive mode;
+  lock table public.prep_samples, public.prep_estimates in exclusive mode;
   delete from public.prep_samples where p_tenant is null or tenant_id = p_tenant;
   insert into public.prep_samples (task_id, tenant_id, kitchen_id, kind, station, quantity,
       unit, duration_seconds, chef_id, claimed_at, completed_at)
@@ -791,15 +860,6 @@ begin
     from caterking_private.task_prep_samples v
     where p_tenant is null or v.tenant_id = p_tenant;
   get diagnostics v_samples = row_count;
-
-  delete from caterking_private.prep_station_stats
-    where p_tenant is null or tenant_id = p_tenant;
-  for g in
-    select distinct s.tenant_id, s.station from public.prep_samples s
-    where p_tenant is null or s.tenant_id = p_tenant
-  loop
-    perform caterking_private.prep_station_refresh(g.tenant_id, g.station);
-  end loop;
 
   -- Exact rows first: borrowing reads them. A row that was exact and is no longer is
   -- marked none until its turn below (or deleted if no longer needed).
@@ -844,6 +904,9 @@ begin
       and not exists (select 1 from prep_rebuild_rows r where r.tenant_id = e.tenant_id
                       and r.kind = e.task_key and r.station = e.station);
   get diagnostics v_deleted = row_count;
+  -- Fresh planner statistics: with stale ones the similarity search may scan every row.
+  analyze public.prep_samples;
+  analyze public.prep_estimates;
   return jsonb_build_object('samples', v_samples, 'exact_rows', v_exact,
                             'borrowed_rows', v_borrowed, 'rows_changed', v_changed,
                             'rows_deleted', v_deleted);
@@ -907,12 +970,12 @@ grant execute on function public.estimate_for(text, numeric, text, text)
 
 -- Private helpers: only the functions above (their owner) call them.
 revoke all on function
+  caterking_private.prep_p90_level(bigint),
   caterking_private.prep_summary(float8[], float8[], text[]),
   caterking_private.prep_kind_stats(uuid, text, text),
-  caterking_private.prep_station_refresh(uuid, text),
   caterking_private.prep_station_estimate(uuid, text),
-  caterking_private.prep_borrowed(uuid, text, text, text),
-  caterking_private.prep_estimate_of(uuid, text, text, text),
+  caterking_private.prep_borrowed(uuid, text, text, text, text[]),
+  caterking_private.prep_estimate_of(uuid, text, text, text, text[]),
   caterking_private.prep_row_unit(uuid, text, text),
   caterking_private.prep_put(uuid, text, text, caterking_private.prep_estimate),
   caterking_private.prep_lock(uuid, text),
@@ -939,12 +1002,15 @@ declare
 begin
   execute format('create index tasks_kind_trgm_idx on public.tasks '
                  'using gin (kind %I.gin_trgm_ops)', v_schema);
+  -- No pending list (fastupdate): every search would scan its unmerged entries, and
+  -- searches (borrowing, estimate_for) matter more here than the one write per change.
   execute format('create index prep_estimates_kind_trgm_idx on public.prep_estimates '
-                 'using gin (task_key %I.gin_trgm_ops) where basis = ''exact''', v_schema);
+                 'using gin (task_key %I.gin_trgm_ops) with (fastupdate = off) '
+                 'where basis = ''exact''', v_schema);
   -- pg_trgm already installed in a third schema: put that schema on the functions' path.
   if v_schema not in ('extensions', 'public') then
     foreach f in array array[
-      'caterking_private.prep_borrowed(uuid, text, text, text)',
+      'caterking_private.prep_borrowed(uuid, text, text, text, text[])',
       'caterking_private.prep_refresh(uuid, text, text[])',
       'caterking_private.tasks_learn()',
       'caterking_private.rebuild_prep_estimates(uuid)',
