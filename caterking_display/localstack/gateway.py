@@ -46,6 +46,31 @@ def gateway_refusal(request: web.Request, secret: str) -> web.Response | None:
     return None
 
 
+class BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"request body of {size} bytes")
+        self.size = size
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes:
+    """The request body, refused (BodyTooLarge) as soon as it is known to exceed `limit`:
+    from Content-Length before reading, or after reading just past the limit."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(declared)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge(total)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def rest_query_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The query as PostgREST sees it: Kong's key-auth hides the `apikey` credential."""
     return [(k, v) for k, v in pairs if k != "apikey"]
