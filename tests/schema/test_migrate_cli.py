@@ -9,6 +9,7 @@ import pytest
 
 from caterking_display.cli import main
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres, free_port
+from caterking_display.schema.migrate import migrations
 
 
 def test_migrate_twice_on_plain_postgres(
@@ -23,12 +24,13 @@ def test_migrate_twice_on_plain_postgres(
     assert "applied 0001_kitchen_contract" in out
     assert "applied 0002_realtime_kitchen_channels" in out
     assert "applied 0003_action_times_allergens" in out
+    assert "applied 0005_kitchen_scope_and_devices" in out
     assert main(["migrate", "--db-url", url, "--with-supabase-base"]) == 0
     out = capsys.readouterr().out
     assert "nothing to apply" in out and "applied 0001" not in out
     with psycopg.connect(url) as c:
         n = c.execute("select count(*) from caterking_migrations.applied").fetchone()
-    assert n is not None and n[0] == 3
+    assert n is not None and n[0] == len(migrations())
 
 
 def test_migrate_without_base_on_plain_postgres_fails_clearly(
