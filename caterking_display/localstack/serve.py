@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import signal
 import sys
 from pathlib import Path
@@ -52,7 +51,8 @@ async def run(args: argparse.Namespace) -> int:
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP too: serve started in a terminal that is then closed must stop Postgres.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
         try:
@@ -63,16 +63,19 @@ async def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"error: cannot start the local stack: {exc}", file=sys.stderr)
             return 1
-        for line in stack.env_lines():
-            key, _, value = line.partition("=")
-            if key == "CATERKING_DB_URL":  # the superuser password stays in stack.env
-                value = re.sub(r"^(postgresql://[^:/@]+):[^@]*@", r"\1:***@", value)
-            print(f"{key}={value}")
+        # Only what every board is given anyway; stdout may end up in a journal or a
+        # log file others can read. The secrets are in stack.env, readable by this user.
+        print(f"SUPABASE_URL={stack.url}")
+        print(f"SUPABASE_ANON_KEY={stack.anon_key}")
         if stack.demo_account is not None:
-            email, password = stack.demo_account
-            print(f"DEMO_DISPLAY_EMAIL={email}")
-            print(f"DEMO_DISPLAY_PASSWORD={password}")
-        print(f"# env written to {stack.data_dir / 'stack.env'}; Ctrl+C to stop", flush=True)
+            print(f"DEMO_DISPLAY_EMAIL={stack.demo_account[0]}")
+        print(
+            f"# env written to {stack.data_dir / 'stack.env'} (readable by you only): the "
+            "service role key, the database URL"
+            + (" and the demo display's password" if stack.demo_account else "")
+            + " are there, not here; Ctrl+C to stop",
+            flush=True,
+        )
         await stop.wait()
         print("stopping…", file=sys.stderr, flush=True)
         return 0
