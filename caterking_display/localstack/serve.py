@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,6 +33,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db-url", default=None, help="use this Postgres instead of the embedded one")
     p.add_argument("--jwt-expiry", type=int, default=3600, help="access token lifetime in seconds")
     p.add_argument("--seed", choices=["demo"], default=None, help="create demo data")
+    limits = p.add_argument_group(
+        "auth limits (0 = off; each also from its environment variable; docs/security.md)"
+    )
+    for flag, env, default, what in (
+        ("--rate-limit-sign-in", "CATERKING_RATE_LIMIT_SIGN_IN", 30,
+         "password sign-ins per client address per 5 minutes"),
+        ("--rate-limit-token-refresh", "CATERKING_RATE_LIMIT_TOKEN_REFRESH", 150,
+         "token refreshes per client address per 5 minutes"),
+        ("--rate-limit-failed-sign-in", "CATERKING_RATE_LIMIT_FAILED_SIGN_IN", 10,
+         "wrong passwords per account per 5 minutes (then 429 for it from anywhere)"),
+        ("--min-password-length", "CATERKING_MIN_PASSWORD_LENGTH", 10,
+         "shortest password the admin API accepts"),
+    ):  # fmt: skip
+        limits.add_argument(
+            flag,
+            type=_non_negative,
+            default=os.environ.get(env, str(default)),
+            metavar="N",
+            help=f"{what} (default {default}; env {env})",
+        )
+    p.add_argument(
+        "--cors-origins",
+        default=os.environ.get("CATERKING_CORS_ORIGINS", "*"),
+        metavar="LIST",
+        help="browser origins allowed on /auth, /rest and /realtime: '*' or a "
+        "comma-separated list of origins (default '*'; env CATERKING_CORS_ORIGINS)",
+    )
+
+
+def _non_negative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {n}")
+    return n
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -41,6 +79,8 @@ async def run(args: argparse.Namespace) -> int:
     if args.jwt_expiry <= 0:
         print("error: --jwt-expiry must be positive", file=sys.stderr)
         return 2
+    from caterking_display.localstack.ratelimit import AuthLimits
+
     stack = LocalStack(
         data_dir,
         host=args.host,
@@ -48,6 +88,13 @@ async def run(args: argparse.Namespace) -> int:
         db_url=args.db_url,
         jwt_expiry=args.jwt_expiry,
         seed=args.seed,
+        auth_limits=AuthLimits(
+            sign_in_per_ip=args.rate_limit_sign_in,
+            token_refresh_per_ip=args.rate_limit_token_refresh,
+            failed_sign_in_per_account=args.rate_limit_failed_sign_in,
+            min_password_length=args.min_password_length,
+        ),
+        cors_origins=tuple(o.strip() for o in args.cors_origins.split(",") if o.strip()),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ from caterking_display.localstack import tokens
 from caterking_display.localstack.auth import AuthService
 from caterking_display.localstack.db import switchable_roles
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.ratelimit import AuthLimits
 from caterking_display.localstack.rest import RestService
 from caterking_display.schema.migrate import migrate
 
@@ -67,8 +68,12 @@ class LocalStack:
         db_url: str | None = None,
         jwt_expiry: int = 3600,
         seed: str | None = None,
+        auth_limits: AuthLimits | None = None,
+        cors_origins: tuple[str, ...] = ("*",),
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.auth_limits = auth_limits or AuthLimits()
+        self.cors_origins = cors_origins
         self.host = host
         self.port = port
         self.db_url = db_url
@@ -84,6 +89,7 @@ class LocalStack:
         self._url: str | None = None
         self._realtime: Any = None
         self.app: web.Application | None = None
+        self.auth: AuthService | None = None
 
     # -- properties -----------------------------------------------------------------------
 
@@ -235,7 +241,8 @@ class LocalStack:
         roles = await switchable_roles(self._pool)
 
         self.app = web.Application(client_max_size=16 * 1024 * 1024)
-        auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry)
+        auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry, limits=self.auth_limits)
+        self.auth = auth
         auth.add_routes(self.app)
         RestService(self._pool, self.jwt_secret, roles).add_routes(self.app)
 
