@@ -29,6 +29,7 @@ from caterking_display.localstack import tokens
 from caterking_display.localstack.auth import AuthService
 from caterking_display.localstack.db import switchable_roles
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.gateway import cors_middleware
 from caterking_display.localstack.ratelimit import AuthLimits
 from caterking_display.localstack.rest import RestService
 from caterking_display.schema.migrate import migrate
@@ -240,7 +241,9 @@ class LocalStack:
         await self._pool.open(wait=True, timeout=30)
         roles = await switchable_roles(self._pool)
 
-        self.app = web.Application(client_max_size=16 * 1024 * 1024)
+        self.app = web.Application(
+            client_max_size=16 * 1024 * 1024, middlewares=[cors_middleware(self.cors_origins)]
+        )
         auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry, limits=self.auth_limits)
         self.auth = auth
         auth.add_routes(self.app)
