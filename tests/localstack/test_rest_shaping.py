@@ -175,3 +175,26 @@ def test_limited_writes_are_refused_not_applied_to_every_row(
     with connect(stack.db_dsn) as conn:
         rows = conn.execute("select notes from tasks where id = any(%s::uuid[])", (ids,)).fetchall()
     assert [row["notes"] for row in rows] == ["", "", ""]
+
+
+def test_oversized_bodies_are_413_not_500(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    big = b'{"notes": "' + b"x" * (17 << 20) + b'"}'
+    for path in ("/rest/v1/tasks", "/rest/v1/rpc/rt_one", "/rest/v1/tasks?id=eq.1"):
+        method = "PATCH" if "?" in path else "POST"
+        r = httpx.request(
+            method,
+            f"{stack.url}{path}",
+            content=big,
+            headers=h(stack, **{"Content-Type": "application/json"}),
+        )
+        assert r.status_code == 413, (path, r.text[:200])
+        assert r.json()["code"] == "PGRST102"
+    r = httpx.post(
+        f"{stack.url}/auth/v1/token?grant_type=password",
+        content=b'{"email": "' + b"x" * (2 << 20) + b'"}',
+        headers={"apikey": stack.anon_key, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and r.json()["error_code"] == "request_too_large"
+    assert not [rec for rec in caplog.records if rec.exc_info]

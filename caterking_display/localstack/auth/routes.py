@@ -20,7 +20,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from caterking_display.localstack import tokens
 from caterking_display.localstack.auth import users
 from caterking_display.localstack.db import admin_tx
-from caterking_display.localstack.gateway import bearer, gateway_refusal
+from caterking_display.localstack.gateway import (
+    BodyTooLarge,
+    bearer,
+    gateway_refusal,
+    read_capped,
+)
 from caterking_display.localstack.ratelimit import AuthLimits, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -90,8 +95,16 @@ def _ok(request: web.Request, body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
+MAX_BODY_BYTES = 1 << 20  # credentials and metadata: kilobytes
+
+
 async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    try:
+        raw = await read_capped(request, MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        raise AuthError(
+            413, "request_too_large", f"Request body larger than {MAX_BODY_BYTES} bytes"
+        ) from exc
     if not raw.strip():
         return {}
     try:

@@ -18,9 +18,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from caterking_display.localstack import tokens
 from caterking_display.localstack.db import request_tx
 from caterking_display.localstack.gateway import (
+    BodyTooLarge,
     api_key,
     bearer,
     gateway_refusal,
+    read_capped,
     rest_query_pairs,
 )
 from caterking_display.localstack.rest import query as q
@@ -30,6 +32,7 @@ from caterking_display.localstack.rest.errors import RestError, from_db_error, p
 log = logging.getLogger(__name__)
 
 SINGLE_MEDIA = "application/vnd.pgrst.object+json"
+MAX_BODY_BYTES = 16 << 20  # bulk inserts of a few thousand tasks fit many times over
 JSON_CT = "application/json; charset=utf-8"
 
 
@@ -241,8 +244,20 @@ class RestService:
             read_only=read_only,
         )
 
+    async def _raw_body(self, ctx: Ctx) -> bytes:
+        try:
+            return await read_capped(ctx.request, MAX_BODY_BYTES)
+        except BodyTooLarge as exc:
+            raise RestError(
+                413,
+                "PGRST102",
+                "Request body too large",
+                f"The body is {exc.size} bytes or more; the local stack takes at most "
+                f"{MAX_BODY_BYTES}",
+            ) from exc
+
     async def _body(self, ctx: Ctx) -> Any:
-        raw = await ctx.request.read()
+        raw = await self._raw_body(ctx)
         if not raw.strip():
             return None
         try:
@@ -530,7 +545,7 @@ class RestService:
         table = await self._table(ctx.request.match_info["table"])
         rq = q.parse_query(ctx.pairs)
         self._whole_set_only(ctx, rq)
-        await ctx.request.read()  # supabase-py sends `{}`; ignored
+        await self._raw_body(ctx)  # supabase-py sends `{}`; ignored
         params: list[Any] = []
         where = q.render_filter(rq.where, table, params)
         dml = sql.SQL("delete from {} where {}").format(q.table_ident(table), where)
