@@ -398,8 +398,15 @@ class Binding:
 
 
 def parse_binding(raw: Any) -> Binding:
+    """A binding from its join config; BindingError unless it is an object whose event,
+    schema, table and filter are text (or absent)."""
     if not isinstance(raw, dict):
         raise BindingError("Unable to subscribe to changes with given parameters.")
+    for key in ("event", "schema", "table", "filter"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise BindingError(
+                f"Unable to subscribe to changes with given parameters: {key} must be text"
+            )
     event = str(raw.get("event", "*")).upper()
     if event not in EVENTS:
         event = "*"

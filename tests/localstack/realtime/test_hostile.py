@@ -106,7 +106,16 @@ async def test_malformed_bindings_and_topics_get_errors_not_tracebacks(
     k = stack.seed()
     c = await RawClient.connect(stack.ws_url, stack.anon)
     try:
-        for bindings in ([1], ["tasks"], [None], [[{"table": "tasks"}]]):
+        for bindings in (
+            [1],
+            ["tasks"],
+            [None],
+            [[{"table": "tasks"}]],
+            [{"table": {"x": 1}}],  # found by bench/fuzz.py: unhashable table name
+            [{"schema": ["public"], "table": "tasks"}],
+            [{"table": "tasks", "filter": {"id": 1}}],
+            [{"table": "tasks", "event": ["INSERT"]}],
+        ):
             ref = await c.join("realtime:bad", {"postgres_changes": bindings})
             rep = await c.recv_until(is_reply(ref))
             assert rep["payload"]["status"] == "error", bindings
