@@ -77,7 +77,7 @@ class Sizes:
 
 
 SMOKE = Sizes(
-    seconds=1.0,
+    seconds=0.5,
     rate=10,
     subscribers=2,
     flood_channels=2,
@@ -683,10 +683,12 @@ async def slow_round(
                     except httpx.HTTPError as exc:
                         statuses[type(exc).__name__] = statuses.get(type(exc).__name__, 0) + 1  # type: ignore[index]
             sent_s = time.monotonic() - t0
-            changes = await measure(server, k, subs, Sizes(seconds=1.0, rate=10), settle=10)
+            changes = await measure(
+                server, k, subs, Sizes(seconds=min(1.0, size.seconds), rate=10), settle=10
+            )
             expected = statuses.get(202, 0) * messages
             await until(lambda: got >= expected, 20)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(min(0.5, size.seconds))
         closed = sum(d.closed_by_server() for d in deaf)
         rss_after = server.rss_mb()
         for d in deaf:
