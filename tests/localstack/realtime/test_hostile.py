@@ -35,7 +35,7 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.fixture
 async def short_heartbeat(db_url: str) -> AsyncIterator[Stack]:
-    st, runner = await start_stack(db_url, heartbeat_timeout_s=0.6)
+    st, runner = await start_stack(db_url, heartbeat_timeout_s=1.0)
     try:
         yield st
     finally:
@@ -202,7 +202,7 @@ async def test_no_phoenix_heartbeat_closes_the_socket_even_if_it_answers_pings(
                 ref = await alive.push("phoenix", "heartbeat", {})
                 await alive.recv_until(is_reply(ref))
                 beats += 1
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.1)
 
         beating = asyncio.create_task(beat())
         try:
@@ -210,9 +210,9 @@ async def test_no_phoenix_heartbeat_closes_the_socket_even_if_it_answers_pings(
             start = loop.time()
             msg = await silent.receive(timeout=10)  # the server's close
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
-            assert loop.time() - start >= 0.5
-            # A client that does send heartbeats stays, over many timeouts.
-            await wait_for(lambda: beats >= 15, what="heartbeats over several timeouts")
+            assert loop.time() - start >= 0.9
+            # A client that does send heartbeats stays, over several timeouts.
+            await wait_for(lambda: beats >= 30, 15, what="heartbeats over several timeouts")
             assert not beating.done() and not alive.ws.closed
         finally:
             beating.cancel()
