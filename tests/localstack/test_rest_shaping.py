@@ -198,3 +198,45 @@ def test_oversized_bodies_are_413_not_500(
     )
     assert r.status_code == 413 and r.json()["error_code"] == "request_too_large"
     assert not [rec for rec in caplog.records if rec.exc_info]
+
+
+def test_preferences_the_stack_lacks_are_refused(stack: LocalStack, kitchen: Kitchen) -> None:
+    url = f"{stack.url}/rest/v1/tasks?kitchen_id=eq.{kitchen.kitchen_id}"
+    for prefer in ("return=headers-only", "timezone=Europe/London"):
+        r = httpx.patch(url, json={"notes": "x"}, headers=h(stack, Prefer=prefer))
+        assert r.status_code == 400 and r.json()["code"] == "PGRST127", prefer
+    r = httpx.get(url, headers=h(stack, Prefer="handling=strict, count=sometimes"))
+    assert r.status_code == 400 and r.json() == {
+        "code": "PGRST122",
+        "message": "Invalid preferences given with handling=strict",
+        "details": "Invalid preferences: count=sometimes",
+        "hint": None,
+    }
+    # Lenient (the default): an unknown preference is ignored, as PostgREST does.
+    assert httpx.get(url, headers=h(stack, Prefer="count=sometimes")).status_code == 200
+
+
+def test_max_affected_with_strict_handling_rolls_back(stack: LocalStack, kitchen: Kitchen) -> None:
+    with connect(stack.db_dsn) as conn:
+        for n in range(3):
+            add_task(conn, kitchen, title=f"Capped {n}")
+    c = service_client(stack)
+    with pytest.raises(Exception) as err:
+        (
+            c.table("tasks")
+            .update({"notes": "all of them"})
+            .eq("kitchen_id", kitchen.kitchen_id)
+            .max_affected(2)
+            .execute()
+        )
+    assert "PGRST124" in str(err.value)
+    rows = c.table("tasks").select("notes").eq("kitchen_id", kitchen.kitchen_id).execute().data
+    assert {r["notes"] for r in rows} == {""}
+    res = (
+        c.table("tasks")
+        .update({"notes": "three"})
+        .eq("kitchen_id", kitchen.kitchen_id)
+        .max_affected(3)
+        .execute()
+    )
+    assert len(res.data) == 3

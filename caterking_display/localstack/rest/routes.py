@@ -50,13 +50,45 @@ class Ctx:
         return "role" in self.claims
 
 
+# Preferences the local stack honours (tx=rollback is accepted and, as with PostgREST's
+# default db-tx-end, not applied); the ones PostgREST has and this stack has not would
+# change the result, so they are refused rather than ignored.
+KNOWN_PREFERENCES = {
+    "return": {"representation", "minimal"},
+    "count": {"exact", "planned", "estimated"},
+    "resolution": {"merge-duplicates", "ignore-duplicates"},
+    "missing": {"default", "null"},
+    "tx": {"commit", "rollback"},
+    "handling": {"lenient", "strict"},
+}
+UNIMPLEMENTED_PREFERENCES = {"return=headers-only", "timezone", "params"}
+
+
 def _prefer(request: web.Request) -> dict[str, str]:
     out: dict[str, str] = {}
+    invalid: list[str] = []
     for header in request.headers.getall("Prefer", []):
         for part in header.split(","):
-            k, _, v = part.strip().partition("=")
-            if k:
-                out[k.strip().lower()] = v.strip()
+            item = part.strip()
+            k, _, v = item.partition("=")
+            k, v = k.strip().lower(), v.strip()
+            if not k:
+                continue
+            if k in UNIMPLEMENTED_PREFERENCES or f"{k}={v}" in UNIMPLEMENTED_PREFERENCES:
+                raise _not_implemented(f"Prefer: {item}")
+            if k == "max-affected":
+                if not v.isdigit():
+                    invalid.append(item)
+            elif v not in KNOWN_PREFERENCES.get(k, ()):
+                invalid.append(item)
+            out[k] = v
+    if invalid and out.get("handling") == "strict":
+        raise RestError(
+            400,
+            "PGRST122",
+            "Invalid preferences given with handling=strict",
+            "Invalid preferences: " + ", ".join(invalid),
+        )
     return out
 
 
@@ -408,6 +440,14 @@ class RestService:
                 body = None
             if ctx.single and n != 1:
                 raise _single_error(n)  # rolls the transaction back, as PostgREST does
+            most = ctx.prefer.get("max-affected", "")
+            if ctx.prefer.get("handling") == "strict" and most.isdigit() and n > int(most):
+                raise RestError(  # rolls back too
+                    400,
+                    "PGRST124",
+                    "Query result exceeds max-affected preference constraint",
+                    f"The query affects {n} rows",
+                )
         headers = {}
         if ctx.prefer.get("count"):
             headers["Content-Range"] = f"*/{n}"
