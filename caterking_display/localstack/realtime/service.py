@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -99,7 +100,13 @@ class RealtimeService:
         for conn in list(self.connections):
             conn.closed = True
             with contextlib.suppress(Exception):
-                await conn.ws.close(code=1001, message=b"server shutting down")
+                # A client that does not read would hold the close (and the shutdown).
+                await asyncio.wait_for(
+                    conn.ws.close(code=1001, message=b"server shutting down"), 2.0
+                )
+            if conn.transport is not None:
+                # close() waits to flush what the client never reads: abort drops it.
+                conn.transport.abort()
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None

@@ -135,11 +135,10 @@ class Connection:
         self._queued.set()
 
         def force() -> None:
-            if not self.ws.closed or (
-                self.transport is not None and not self.transport.is_closing()
-            ):
-                if self.transport is not None:
-                    self.transport.abort()
+            # A transport that is closing still waits to flush what a deaf client never
+            # reads; abort drops it and ends the connection.
+            if self.transport is not None:
+                self.transport.abort()
 
         asyncio.get_running_loop().call_later(CLOSE_GRACE_S, force)
 
@@ -216,8 +215,8 @@ class Connection:
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), CLOSE_GRACE_S)
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.abort()
+            if self.transport is not None:
+                self.transport.abort()  # nothing may stay buffered for a gone client
 
     async def handle_frame(self, data: Any, *, binary: bool) -> None:
         try:

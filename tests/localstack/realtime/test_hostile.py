@@ -362,3 +362,23 @@ def test_one_frame_is_shared_by_every_subscriber() -> None:
     hub.fan_out((False, "realtime:t"), "presence_diff", '{"joins":{},"leaves":{}}')
     v1 = [m.conn.frames[1] for m in members if m.conn.vsn == "1.0.0"]
     assert all(f is v1[0] for f in v1)
+
+
+async def test_a_client_that_does_not_read_cannot_hold_up_the_shutdown(db_url: str) -> None:
+    st, runner = await start_stack(db_url)
+    deaf = await asyncio.to_thread(DeafSocket, st.port, st.anon, "realtime:news")
+    try:
+        await wait_for(lambda: st.service.stats()["channels"] == 1, what="joined")
+        blob = "x" * (200 * 1024)
+        async with httpx.AsyncClient() as http:
+            for _ in range(30):  # ~6 MB: more than the socket buffers, under the budget
+                r = await http.post(
+                    f"{st.http_url}/realtime/v1/api/broadcast",
+                    json={"messages": [{"topic": "news", "event": "e", "payload": {"b": blob}}]},
+                    headers={"apikey": st.anon},
+                )
+                assert r.status_code == 202
+        await wait_for(lambda: any(c.queue for c in st.service.connections), what="a backlog")
+        await asyncio.wait_for(stop_stack(st, runner), 15)
+    finally:
+        deaf.close()
