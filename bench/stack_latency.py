@@ -52,16 +52,19 @@ class Server:
         cmd += ["-m", "caterking_display.cli", "serve", "--port", str(port)]
         cmd += ["--data-dir", str(data_dir)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        self.env: dict[str, str] = {}
         self.data_dir = data_dir
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith("#"):
                 break
-            key, _, value = line.strip().partition("=")
-            self.env[key] = value
         else:
             raise SystemExit(f"serve exited with {self.proc.wait()}")
+        # The secrets (service key, database URL) are in stack.env, never on stdout.
+        self.env: dict[str, str] = dict(
+            ln.split("=", 1)
+            for ln in (data_dir / "stack.env").read_text().splitlines()
+            if "=" in ln
+        )
         state = json.loads((data_dir / "stack.json").read_text())
         self.secret: str = state["jwt_secret"]
         self.url = self.env["SUPABASE_URL"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import logging
 import logging.handlers
 import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -74,11 +76,20 @@ def flags_from(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, attr, None) for attr, key in FLAG_KEYS.items()}
 
 
+class _PrivateLogHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log only this user may read (0600, rotated files too)."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(data_dir: Path) -> Path:
     """Log to a rotating file: the terminal belongs to the board."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = data_dir / "display.log"
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
+    handler = _PrivateLogHandler(path, maxBytes=2_000_000, backupCount=3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -124,7 +135,6 @@ def build(
         due_soon_minutes=cfg.due_soon_minutes,
         stale_after_seconds=cfg.stale_after_seconds,
         done_recent_minutes=cfg.done_recent_minutes,
-        device_name=cfg.device_name,
         timezone=store.get_meta(meta_keys.KITCHEN_TIMEZONE),
         initial_station=cfg.station,
         bell_on_rush=cfg.bell_on_rush,
@@ -145,14 +155,47 @@ def build(
     return store, engine, app
 
 
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+async def _exit_when_terminal_goes(app: Any, fd: int) -> None:
+    """A closed terminal (a hang-up nobody signalled) ends the board, instead of it
+    spinning on end-of-file forever."""
+    while True:
+        await asyncio.sleep(1.0)
+        if not os.isatty(fd):
+            log.warning("the terminal went away: closing the board")
+            app.exit()
+            return
+
+
 async def run_board(cfg: Config, clock: Clock | None = None) -> int:
     clock = clock or SystemClock()
     store, engine, app = build(cfg, clock)
     unsubscribe = engine.on_status(app.set_status)
     sync_task = asyncio.create_task(engine.run(), name="sync-engine")
+    # SIGTERM (systemd, the demo's caller), SIGHUP (the terminal closed) and SIGINT end
+    # the board like its quit key, so the store is closed and nothing is left running.
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in EXIT_SIGNALS:
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            previous = signal.getsignal(sig)
+            loop.add_signal_handler(sig, app.exit)
+            handled.append((sig, previous))
+    watch = None
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        if sys.stdin.isatty():
+            watch = asyncio.create_task(_exit_when_terminal_goes(app, sys.stdin.fileno()))
     try:
         await app.run_async()
     finally:
+        if watch is not None:
+            watch.cancel()
+        for sig, previous in handled:
+            loop.remove_signal_handler(sig)
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, previous)
         unsubscribe()
         await engine.stop()
         if not sync_task.done():
@@ -268,7 +311,7 @@ async def _web_session(host: dict[str, Any], base: Path) -> int:
         task = asyncio.create_task(engine.run(), name="sync-engine")
         opened.append((engine, task, store, lock))
         app.station = cfg.station
-        app.attach(store, device_name=cfg.device_name, on_action_enqueued=engine.kick)
+        app.attach(store, on_action_enqueued=engine.kick)
         return None
 
     app.sign_in_first = sign_in

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.ratelimit import AuthLimits
 from caterking_display.localstack.stack import LocalStack
 from caterking_display.schema.migrate import migrate
 from tests.pg import TEMPLATE_DB, Kitchen, connect, seed_kitchen
@@ -49,7 +50,13 @@ def stack(
     """One real local stack (Auth, REST, Realtime) per session, on a free port."""
     with (
         cloned_database(pg_server, "ls") as url,
-        StackThread(LocalStack(tmp_path_factory.mktemp("stack"), db_url=url)) as s,
+        # Every test signs in from 127.0.0.1: Auth's per-address limits would trip.
+        # tests/localstack/test_auth_limits.py sets them per test.
+        StackThread(
+            LocalStack(
+                tmp_path_factory.mktemp("stack"), db_url=url, auth_limits=AuthLimits.unlimited()
+            )
+        ) as s,
     ):
         yield s
 

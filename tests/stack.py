@@ -66,10 +66,20 @@ class Device:
     password: str
 
 
-def create_display(url: str, service_key: str, k: Kitchen) -> Device:
-    """A display device account for kitchen `k`, made with the service role key."""
+def create_display(
+    url: str, service_key: str, k: Kitchen, device_name: str | None = None
+) -> Device:
+    """A display device account for kitchen `k`, made with the service role key.
+    `device_name`: the name its actions record (else the email's local part)."""
     email = f"display-{uuid.uuid4().hex[:8]}@test.local"
     password = uuid.uuid4().hex
+    meta: dict[str, Any] = {
+        "tenant_id": k.tenant_id,
+        "kitchen_id": k.kitchen_id,
+        "device_kind": "display",
+    }
+    if device_name is not None:
+        meta["device_name"] = device_name
     r = httpx.post(
         f"{url}/auth/v1/admin/users",
         headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},
@@ -77,11 +87,7 @@ def create_display(url: str, service_key: str, k: Kitchen) -> Device:
             "email": email,
             "password": password,
             "email_confirm": True,
-            "app_metadata": {
-                "tenant_id": k.tenant_id,
-                "kitchen_id": k.kitchen_id,
-                "device_kind": "display",
-            },
+            "app_metadata": meta,
         },
         timeout=10,
     )

@@ -171,6 +171,7 @@ class SupabaseBackend:
             user_id=str(user.get("id") or ""),
             app_metadata=dict(user.get("app_metadata") or {}),
             expires_in=expires_in,
+            email=user["email"] if isinstance(user.get("email"), str) else None,
         )
         self._session = session
         return session

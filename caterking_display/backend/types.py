@@ -64,6 +64,7 @@ class Session:
     user_id: str
     app_metadata: dict[str, Any] = field(default_factory=dict)
     expires_in: float = 3600.0  # lifetime in seconds as issued
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

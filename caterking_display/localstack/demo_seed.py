@@ -30,7 +30,16 @@ if TYPE_CHECKING:
 DEMO_TENANT_NAME = "Harbour Catering"
 DEMO_KITCHEN_NAME = "Main Kitchen"
 DEMO_DISPLAY_EMAIL = "display@demo.caterking.local"
+DEMO_DEVICE = "demo-board"
+# `demo --attach` boards: each signs in as its own display account, so the name its
+# actions record (the account's device_name) is the board's own.
+DEMO_ATTACH_BOARDS = 4
 DEMO_TIMEZONE = "UTC"
+
+
+def attach_account(n: int) -> tuple[str, str]:
+    """(email, device name) of the n-th attach board's account (n from 1)."""
+    return f"attach-{n}@demo.caterking.local", f"demo-attach-{n}"
 
 
 def demo_tasks(
@@ -103,7 +112,12 @@ async def seed_demo(stack: LocalStack) -> tuple[str, str]:
             krow = await cur.fetchone()
             assert krow is not None, "demo tenant without its kitchen"
             kitchen_id = str(krow[0])
-        password = await _ensure_display_user(stack, conn, tenant_id, kitchen_id)
+        password = await _ensure_display_user(
+            stack, conn, tenant_id, kitchen_id, DEMO_DISPLAY_EMAIL, DEMO_DEVICE
+        )
+        for n in range(1, DEMO_ATTACH_BOARDS + 1):
+            email, device = attach_account(n)
+            await _ensure_display_user(stack, conn, tenant_id, kitchen_id, email, device)
     return DEMO_DISPLAY_EMAIL, password
 
 
@@ -139,12 +153,34 @@ async def _create_kitchen(conn: psycopg.AsyncConnection[Any]) -> tuple[str, str]
     return tenant_id, kitchen_id
 
 
+def _password_key(email: str) -> str:
+    """Where stack.json keeps an account's password (the main one: as it always was)."""
+    if email == DEMO_DISPLAY_EMAIL:
+        return "demo_display_password"
+    return f"demo_password:{email}"
+
+
+def remembered_password(state: dict[str, Any], email: str) -> str | None:
+    pw = state.get(_password_key(email))
+    return pw if isinstance(pw, str) and pw else None
+
+
 async def _ensure_display_user(
-    stack: LocalStack, conn: psycopg.AsyncConnection[Any], tenant_id: str, kitchen_id: str
+    stack: LocalStack,
+    conn: psycopg.AsyncConnection[Any],
+    tenant_id: str,
+    kitchen_id: str,
+    email: str,
+    device: str,
 ) -> str:
-    meta = {"tenant_id": tenant_id, "kitchen_id": kitchen_id, "device_kind": "display"}
-    remembered = stack.recall("demo_display_password")
-    user = await users.find_by_email(conn, DEMO_DISPLAY_EMAIL)
+    meta = {
+        "tenant_id": tenant_id,
+        "kitchen_id": kitchen_id,
+        "device_kind": "display",
+        "device_name": device,
+    }
+    remembered = stack.recall(_password_key(email))
+    user = await users.find_by_email(conn, email)
     if user is not None:
         # Keep the account pointing at this database's demo kitchen.
         current = dict(user["raw_app_meta_data"] or {})
@@ -165,10 +201,10 @@ async def _ensure_display_user(
     if user is None:
         await users.insert_user(
             conn,
-            email=DEMO_DISPLAY_EMAIL,
+            email=email,
             password_hash=pw_hash,
             app_metadata=meta,
-            user_metadata={"name": "Main Kitchen display"},
+            user_metadata={"name": f"Main Kitchen display ({device})"},
             email_confirm=True,
         )
     else:
@@ -177,7 +213,7 @@ async def _ensure_display_user(
             "email_confirmed_at = coalesce(email_confirmed_at, now()) where id = %s",
             (pw_hash, user["id"]),
         )
-    stack.remember("demo_display_password", password)
+    stack.remember(_password_key(email), password)
     return password
 
 

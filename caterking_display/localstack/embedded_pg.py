@@ -46,6 +46,11 @@ def _run_as() -> str | None:
     return SYSTEM_USER if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
 
+def runs_as_other_user() -> bool:
+    """Whether the server runs as another user than this process (started as root)."""
+    return _run_as() is not None
+
+
 def _prepare_root(pgdata: Path) -> None:
     """As root: make the binaries and the data dir usable by the unprivileged user."""
     import pwd

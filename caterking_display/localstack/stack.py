@@ -29,6 +29,8 @@ from caterking_display.localstack import tokens
 from caterking_display.localstack.auth import AuthService
 from caterking_display.localstack.db import switchable_roles
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.gateway import cors_middleware
+from caterking_display.localstack.ratelimit import AuthLimits
 from caterking_display.localstack.rest import RestService
 from caterking_display.schema.migrate import migrate
 
@@ -67,8 +69,12 @@ class LocalStack:
         db_url: str | None = None,
         jwt_expiry: int = 3600,
         seed: str | None = None,
+        auth_limits: AuthLimits | None = None,
+        cors_origins: tuple[str, ...] = ("*",),
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.auth_limits = auth_limits or AuthLimits()
+        self.cors_origins = cors_origins
         self.host = host
         self.port = port
         self.db_url = db_url
@@ -84,6 +90,7 @@ class LocalStack:
         self._url: str | None = None
         self._realtime: Any = None
         self.app: web.Application | None = None
+        self.auth: AuthService | None = None
 
     # -- properties -----------------------------------------------------------------------
 
@@ -116,19 +123,35 @@ class LocalStack:
         return self._pool
 
     def env_lines(self) -> list[str]:
-        return [
+        """stack.env: everything a client or an operator needs, secrets included (the
+        file is 0600; nothing here is ever printed or logged)."""
+        lines = [
             f"SUPABASE_URL={self.url}",
             f"SUPABASE_ANON_KEY={self.anon_key}",
             f"SUPABASE_SERVICE_ROLE_KEY={self.service_role_key}",
             f"CATERKING_DB_URL={self.db_dsn}",
         ]
+        if self.demo_account is not None:
+            email, password = self.demo_account
+            lines += [f"DEMO_DISPLAY_EMAIL={email}", f"DEMO_DISPLAY_PASSWORD={password}"]
+        return lines
 
     # -- data dir -------------------------------------------------------------------------
 
+    def _secure_data_dir(self) -> None:
+        """The data dir is this user's only (0700). When the embedded Postgres runs as
+        another user (the stack started as root), that user must still reach pg/ inside
+        it: then traverse-only for others (0711), never listable or readable."""
+        from caterking_display.localstack.embedded_pg import runs_as_other_user
+
+        mode = 0o711 if self.db_url is None and runs_as_other_user() else 0o700
+        os.chmod(self.data_dir, mode)
+
     def _acquire_lock(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.data_dir / "stack.lock"
-        fh = open(path, "a+")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        fh = os.fdopen(fd, "a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -143,6 +166,7 @@ class LocalStack:
         fh.write(str(os.getpid()))
         fh.flush()
         self._lock_fh = fh
+        self._secure_data_dir()  # ours now (another serve's Postgres may need it as it is)
 
     def _release_lock(self) -> None:
         if self._lock_fh is not None:
@@ -199,6 +223,7 @@ class LocalStack:
         else:
             self._pg = EmbeddedPostgres(self.data_dir / "pg")
             await asyncio.to_thread(self._pg.start)
+            self._secure_data_dir()  # starting it may have opened the dir's mode
             await asyncio.to_thread(self._ensure_database)
             dsn = self._pg.url(DB_NAME)
         self._dsn = dsn
@@ -216,8 +241,11 @@ class LocalStack:
         await self._pool.open(wait=True, timeout=30)
         roles = await switchable_roles(self._pool)
 
-        self.app = web.Application(client_max_size=16 * 1024 * 1024)
-        auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry)
+        self.app = web.Application(
+            client_max_size=16 * 1024 * 1024, middlewares=[cors_middleware(self.cors_origins)]
+        )
+        auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry, limits=self.auth_limits)
+        self.auth = auth
         auth.add_routes(self.app)
         RestService(self._pool, self.jwt_secret, roles).add_routes(self.app)
 

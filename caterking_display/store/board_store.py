@@ -37,6 +37,7 @@ from caterking_display.domain.board import (
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.estimates import Estimate
 from caterking_display.domain.task import Staff, Task
+from caterking_display.store import meta_keys
 from caterking_display.store import overlay as _overlay
 from caterking_display.store import salvage as _salvage
 from caterking_display.store.messages import conflict_message, rejected_message
@@ -74,7 +75,6 @@ class BoardStore:
         salvaged: tuple[Salvage, StoreRecovery] | None = None,
     ) -> None:
         self._clock = clock
-        self._device = device
         self._lock = threading.RLock()
         self._db = Persistence(path, check=integrity_check)
         try:
@@ -96,6 +96,7 @@ class BoardStore:
         # Ops handed to the server and not yet answered: they can no longer be withdrawn.
         self._sending: set[str] = set()
         self._meta: dict[str, str] = loaded.meta
+        self._device = self._meta.get(meta_keys.DEVICE_NAME) or device
         self._saved_at: datetime | None = loaded.saved_at
         self._estimates: dict[tuple[str, str], Estimate] = dict(loaded.estimates)
         self._view: dict[str, ViewTask] = {}
@@ -555,6 +556,30 @@ class BoardStore:
             return self._saved_at
 
     # --- meta -----------------------------------------------------------------------
+
+    @property
+    def device_name(self) -> str:
+        """The name this board's actions are recorded under (what ``claimed_device``
+        says for a task claimed here)."""
+        with self._lock:
+            return self._device
+
+    def adopt_device_name(self, name: str) -> None:
+        """The server records this board's actions as ``name`` (its account's device
+        name): predict with it, and keep it for offline restarts. Every card is
+        redrawn, since "claimed here" may change."""
+        with self._lock:
+            if self._device == name and self._meta.get(meta_keys.DEVICE_NAME) == name:
+                return
+            self._write(
+                lambda c: self._db.set_meta(c, meta_keys.DEVICE_NAME, name),
+                durable=True,
+                best_effort=True,
+            )
+            self._meta[meta_keys.DEVICE_NAME] = name
+            self._device = name
+            changed = set(self._view)
+        self._emit(changed)
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:

@@ -8,5 +8,9 @@ LAST_STAFF = "last_staff_id"
 KITCHEN_NAME = "kitchen_name"
 """The kitchen's name, kept so a display starting offline shows it."""
 
+DEVICE_NAME = "device_name"
+"""The name the server records for this board's actions (its account's), once learned;
+it replaces the configured name so "claimed on this board" stays right offline."""
+
 KITCHEN_TIMEZONE = "kitchen_timezone"
 """The kitchen's IANA time zone, for the clock and due times."""

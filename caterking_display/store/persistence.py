@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -132,6 +133,19 @@ def _parse_ts(value: str) -> datetime:
     return parsed
 
 
+def _private_file(path: Path) -> None:
+    """The board's file and its journals are readable by this user only (0600; SQLite
+    gives -wal and -shm the mode of the database file), in a 0700 directory."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if p.exists():
+                os.chmod(p, 0o600)
+    except OSError as exc:  # SQLite will say what is wrong with the path
+        log.warning("store: cannot make %s private: %s", path, exc)
+
+
 class Persistence:
     """The store's SQLite file (or an in-memory database when ``path`` is None)."""
 
@@ -139,7 +153,7 @@ class Persistence:
         self.path = path
         target = ":memory:" if path is None else str(path)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path)
         self._lock = threading.RLock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves.
         self._conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)

@@ -23,6 +23,7 @@ from typing import Any
 
 from caterking_display.backend.types import Backend
 from caterking_display.domain.clock import Clock
+from caterking_display.domain.device import recorded_device
 from caterking_display.domain.sync_status import ErrorKind, SyncStatus
 from caterking_display.domain.text import printable
 from caterking_display.store import BoardStore, meta_keys
@@ -73,13 +74,23 @@ class SyncEngine:
             on_live=self.outbox.link_up,
             on_broadcast=self._on_broadcast,
         )
-        self.auth.on_session = self.supervisor.server_reachable
+        self.auth.on_session = self._session_started
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self._main: asyncio.Task[None] | None = None
         self._unsub: list[Callable[[], None]] = []
         self._running = False
+
+    def _session_started(self) -> None:
+        """After every sign-in or refresh: the server is reachable again, and this board
+        takes the device name its account's actions are recorded under."""
+        self.supervisor.server_reachable()
+        session = self.auth.session
+        if session is not None:
+            name = recorded_device(session.app_metadata, session.email)
+            if name is not None:
+                self.store.adopt_device_name(name)
 
     # --- public API -----------------------------------------------------------------
 

@@ -765,7 +765,7 @@ class BoardApp(App[None], inherit_bindings=False):
 
     def _elsewhere(self, t: Task) -> bool:
         """Claimed on another device (or by the back office), not on this board."""
-        return t.claimed_device != self.settings.device_name
+        return t.claimed_device != self.store.device_name
 
     def _holder_words(self, t: Task) -> tuple[str, str]:
         name = self._staff_name(t.claimed_by) or UNKNOWN_CHEF
@@ -1075,14 +1075,13 @@ class BoardApp(App[None], inherit_bindings=False):
             self._ask_sign_in(problem)
 
     def attach(
-        self, store: BoardSource, *, device_name: str, on_action_enqueued: Callable[[], None]
+        self, store: BoardSource, *, on_action_enqueued: Callable[[], None]
     ) -> None:
-        """Show this board (a browser tab after sign-in): its store, its device name."""
+        """Show this board (a browser tab after sign-in): its store and outbox."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
         self.store = store
-        self.settings = replace(self.settings, device_name=device_name)
         self.on_action_enqueued = on_action_enqueued
         self._unsubscribe.append(store.subscribe(self._on_store_changed))
         self._unsubscribe.append(store.notices_subscribe(self._on_notice))

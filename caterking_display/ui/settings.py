@@ -33,7 +33,6 @@ class UISettings:
     stale_after_seconds: int = 90
     """While live, warn when nothing has arrived from the server for this long."""
     done_recent_minutes: int = 30
-    device_name: str = "display"
     timezone: str | None = None
     """IANA zone for clock and due times (the kitchen's); None means the device's zone."""
     initial_station: str | None = None

@@ -51,7 +51,9 @@ async def live_board(
     """A board signed in as a new display of `kitchen`, wired as `run` wires it, and
     live: yields (store, app, pilot); stops the sync engine and closes the store after.
     ``url``: reach the stack through this address instead (a fault proxy)."""
-    dev = create_display(stack.url, stack.service_role_key, kitchen)
+    # As the README sets displays up: the account's device_name is the board's name, so
+    # the board recognises the claims it made (the server records the account's name).
+    dev = create_display(stack.url, stack.service_role_key, kitchen, device_name=name)
     store, engine, app = build(
         config(stack, dev.email, dev.password, data_dir, name, url),
         SystemClock(),

@@ -47,6 +47,23 @@ def test_stack_starts_seeded_is_reused_and_stops(tmp_path: Path) -> None:
             assert seeded["Dice onions"]["notes"] == "For the Hughes wedding — no garlic"
             assert seeded["Lemon tart shells"]["allergens"] == ["gluten", "eggs", "milk"]
             assert sum(1 for t in seeded.values() if t["allergens"]) >= 10
+            # Each board signs in as an account whose device_name is the board's name
+            # (what its actions record); boards beyond the seeded ones share the main one.
+            for board, email in (
+                ("demo-board", demo.DEMO_EMAIL),
+                ("demo-attach-2", "attach-2@demo.caterking.local"),
+                ("demo-attach-9", demo.DEMO_EMAIL),
+            ):
+                account = demo.board_account(stack_dir, board)
+                assert account is not None and account[0] == email
+                r = httpx.post(
+                    f"{env['SUPABASE_URL']}/auth/v1/token",
+                    params={"grant_type": "password"},
+                    headers={"apikey": env["SUPABASE_ANON_KEY"]},
+                    json={"email": account[0], "password": account[1]},
+                )
+                meta = r.json()["user"]["app_metadata"]
+                assert meta["device_name"] == (board if board != "demo-attach-9" else "demo-board")
         finally:
             demo.stop(proc)
     assert proc.returncode == 0

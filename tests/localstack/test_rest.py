@@ -632,3 +632,48 @@ def test_apikey_query_param_is_not_a_filter(
     )
     assert r.status_code == 200, r.text
     assert len(r.json()) == len(board)
+
+
+def test_display_stays_in_its_kitchen_and_records_its_own_device(
+    stack: LocalStack, kitchen: Kitchen, board: dict[str, str]
+) -> None:
+    """Issue 10 (items 5, 9) through the official client: a second kitchen of the same
+    tenant is invisible to the first kitchen's display, and an action records the
+    device of the display's account, whatever `p_device` says."""
+    from tests.schema.test_kitchen_scope import add_kitchen
+
+    with connect(stack.db_dsn) as conn:
+        k2 = add_kitchen(conn, kitchen.tenant_id)
+        other = add_task(conn, k2, title="Second kitchen's work")
+    _, email = create_user(stack, app_metadata={**display_meta(kitchen), "device_name": "pass-1"})
+    c = anon_client(stack)
+    c.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    assert titles(c.table("tasks").select("title").execute().data) == set(board)
+    assert {r["id"] for r in c.table("staff").select("id").execute().data} == set(kitchen.staff)
+    assert [r["id"] for r in c.table("kitchens").select("id").execute().data] == [
+        kitchen.kitchen_id
+    ]
+    res = c.rpc(
+        "claim_task",
+        {
+            "p_task_id": other,
+            "p_staff_id": k2.staff[0],
+            "p_op_id": str(uuid.uuid4()),
+            "p_device": "pass-1",
+        },
+    ).execute()
+    assert res.data == {"outcome": "rejected", "task": None, "reason": "unknown_task"}
+    res = c.rpc(
+        "claim_task",
+        {
+            "p_task_id": board["Dice onions"],
+            "p_staff_id": kitchen.staff[0],
+            "p_op_id": str(uuid.uuid4()),
+            "p_device": "the walk-in" * 100_000,
+        },
+    ).execute()
+    assert res.data["outcome"] == "applied"
+    assert res.data["task"]["claimed_device"] == "pass-1"
+    # The tenant's back office sees both kitchens.
+    admin = admin_client(stack, kitchen)
+    assert other in {r["id"] for r in admin.table("tasks").select("id").execute().data}

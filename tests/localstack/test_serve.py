@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -48,6 +49,7 @@ class Serve:
 
     def wait_ready(self, timeout: float = 60) -> dict[str, str]:
         env: dict[str, str] = {}
+        self.printed: list[str] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -57,6 +59,7 @@ class Serve:
                     err = self.proc.stderr.read() if self.proc.stderr else ""
                     raise AssertionError(f"serve exited {self.proc.returncode}: {err}") from None
                 continue
+            self.printed.append(line)
             if line.startswith(READY):
                 return env
             key, sep, value = line.strip().partition("=")
@@ -67,6 +70,11 @@ class Serve:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         self.proc.send_signal(sig)
         return self.proc.wait(timeout)
+
+
+def read_env(data_dir: Path) -> dict[str, str]:
+    lines = (data_dir / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines)
 
 
 def _postgres_for(data_dir: Path) -> list[psutil.Process]:
@@ -84,21 +92,28 @@ def test_serve_lifecycle(tmp_path: Path) -> None:
     port = free_port()
     first = Serve(data_dir, port, "--seed", "demo", "--jwt-expiry", "600")
     try:
-        env = first.wait_ready()
+        printed = first.wait_ready()
         url = f"http://127.0.0.1:{port}"
-        assert env["SUPABASE_URL"] == url
-        assert env["SUPABASE_ANON_KEY"] and env["SUPABASE_SERVICE_ROLE_KEY"]
-        assert env["CATERKING_DB_URL"].startswith("postgresql://postgres:***@")  # redacted
-        saved = dict(
-            line.split("=", 1) for line in (data_dir / "stack.env").read_text().splitlines()
-        )
-        assert "***" not in saved["CATERKING_DB_URL"]  # the file keeps the real one
-        assert env["DEMO_DISPLAY_EMAIL"] == "display@demo.caterking.local"
+        assert printed["SUPABASE_URL"] == url
+        assert printed["DEMO_DISPLAY_EMAIL"] == "display@demo.caterking.local"
+        # Secrets are in stack.env (0600), never on stdout (a journal, a shared log).
+        env = read_env(data_dir)
         password = env["DEMO_DISPLAY_PASSWORD"]
-        written = (data_dir / "stack.env").read_text().splitlines()
-        assert f"SUPABASE_URL={url}" in written
-        assert f"SUPABASE_ANON_KEY={env['SUPABASE_ANON_KEY']}" in written
-        assert (data_dir / "stack.json").stat().st_mode & 0o077 == 0
+        assert env["SUPABASE_URL"] == url
+        assert env["SUPABASE_ANON_KEY"] == printed["SUPABASE_ANON_KEY"]
+        assert env["SUPABASE_SERVICE_ROLE_KEY"] and password
+        assert env["CATERKING_DB_URL"].startswith("postgresql://postgres:")
+        out = "".join(first.printed)
+        secret = json.loads((data_dir / "stack.json").read_text())["jwt_secret"]
+        for value in (env["SUPABASE_SERVICE_ROLE_KEY"], password, secret, env["CATERKING_DB_URL"]):
+            assert value not in out
+        assert set(printed) == {"SUPABASE_URL", "SUPABASE_ANON_KEY", "DEMO_DISPLAY_EMAIL"}
+        assert str(data_dir / "stack.env") in out
+        for name in ("stack.env", "stack.json", "stack.lock"):
+            assert (data_dir / name).stat().st_mode & 0o077 == 0, name
+        # The embedded Postgres runs as another user when the stack runs as root: it may
+        # traverse the data dir, nobody may list or read it.
+        assert data_dir.stat().st_mode & 0o777 == (0o711 if os.geteuid() == 0 else 0o700)
 
         c = create_client(url, env["SUPABASE_ANON_KEY"], options())
         s = c.auth.sign_in_with_password({"email": env["DEMO_DISPLAY_EMAIL"], "password": password})
@@ -136,6 +151,8 @@ def test_serve_lifecycle(tmp_path: Path) -> None:
         assert first.stop() == 0
         assert EmbeddedPostgres(data_dir / "pg").running_pid() is None
         assert _postgres_for(data_dir) == []
+        stderr = first.proc.stderr.read() if first.proc.stderr else ""
+        assert password not in stderr and env["SUPABASE_SERVICE_ROLE_KEY"] not in stderr
     finally:
         if first.proc.poll() is None:
             first.proc.kill()
@@ -144,7 +161,8 @@ def test_serve_lifecycle(tmp_path: Path) -> None:
     port2 = free_port()
     again = Serve(data_dir, port2, "--seed", "demo")
     try:
-        env2 = again.wait_ready()
+        again.wait_ready()
+        env2 = read_env(data_dir)
         assert env2["SUPABASE_ANON_KEY"] == env["SUPABASE_ANON_KEY"]
         assert env2["SUPABASE_SERVICE_ROLE_KEY"] == env["SUPABASE_SERVICE_ROLE_KEY"]
         assert env2["DEMO_DISPLAY_PASSWORD"] == password

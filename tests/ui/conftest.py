@@ -22,7 +22,7 @@ from caterking_display.ui.widgets.task_card import TaskCard
 from tests.ui.data import STAFF, T0
 from tests.waiting import until
 
-SETTINGS = UISettings(kitchen_name="Harbour Kitchen", timezone="UTC", device_name="wall-1")
+SETTINGS = UISettings(kitchen_name="Harbour Kitchen", timezone="UTC")
 LIVE = SyncStatus(
     ConnectionState.LIVE, since=T0, last_sync_at=T0, last_message_at=T0, devices_online=3
 )

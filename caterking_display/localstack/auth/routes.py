@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 from aiohttp import web
@@ -18,7 +20,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from caterking_display.localstack import tokens
 from caterking_display.localstack.auth import users
 from caterking_display.localstack.db import admin_tx
-from caterking_display.localstack.gateway import bearer, gateway_refusal
+from caterking_display.localstack.gateway import (
+    BodyTooLarge,
+    bearer,
+    gateway_refusal,
+    read_capped,
+)
+from caterking_display.localstack.ratelimit import AuthLimits, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +38,31 @@ MAX_OFFSET = 2**62  # admin_list: page × per_page must stay a Postgres bigint
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+def _rate_limited(wait: float) -> AuthError:
+    """GoTrue's 429 (its middleware's words), with when to try again."""
+    return AuthError(
+        429,
+        "over_request_rate_limit",
+        "Request rate limit reached",
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )
 
 
 def _already_used() -> AuthError:
@@ -52,6 +80,8 @@ def _error_response(request: web.Request, err: AuthError) -> web.Response:
     else:
         body = {"code": err.status, "error_code": err.code, "msg": err.message}
         headers = {}
+    body.update(err.extra)
+    headers.update(err.headers)
     return web.json_response(body, status=err.status, headers=headers)
 
 
@@ -65,8 +95,16 @@ def _ok(request: web.Request, body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
+MAX_BODY_BYTES = 1 << 20  # credentials and metadata: kilobytes
+
+
 async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    try:
+        raw = await read_capped(request, MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        raise AuthError(
+            413, "request_too_large", f"Request body larger than {MAX_BODY_BYTES} bytes"
+        ) from exc
     if not raw.strip():
         return {}
     try:
@@ -79,14 +117,37 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _pagination_link(request: web.Request, page: int, per_page: int, total: int) -> str:
+    """GoTrue's Link header: `<…?page=N+1…>; rel="next", <…?page=last…>; rel="last"`."""
+    pages = -(-total // per_page)
+    query = dict(request.query)
+
+    def url(n: int) -> str:
+        q = {**query, "page": str(n)}
+        return f"{request.path}?{urlencode(sorted(q.items()))}"
+
+    link = f'<{url(page + 1)}>; rel="next", ' if pages > page else ""
+    return link + f'<{url(pages)}>; rel="last"'
+
+
 class AuthService:
     def __init__(
-        self, pool: AsyncConnectionPool, jwt_secret: str, jwt_expiry: int, site_url: str = ""
+        self,
+        pool: AsyncConnectionPool,
+        jwt_secret: str,
+        jwt_expiry: int,
+        site_url: str = "",
+        limits: AuthLimits | None = None,
     ) -> None:
         self.pool = pool
         self.jwt_secret = jwt_secret
         self.jwt_expiry = jwt_expiry
         self.site_url = site_url
+        self.limits = limits or AuthLimits()
+        window = self.limits.window_s
+        self.sign_ins = RateLimiter(self.limits.sign_in_per_ip, window)
+        self.refreshes = RateLimiter(self.limits.token_refresh_per_ip, window)
+        self.failures = RateLimiter(self.limits.failed_sign_in_per_account, window)
         # GoTrue's refresh-token reuse interval: a rotated token presented again within
         # this many seconds (a lost reply) yields the session's active token; later
         # reuse is treated as theft and revokes the session's refresh tokens.
@@ -99,6 +160,7 @@ class AuthService:
         r.add_get("/auth/v1/health", self._wrap(self.health, gate=False))
         r.add_get("/auth/v1/settings", self._wrap(self.settings, gate=False))
         r.add_post("/auth/v1/token", self._wrap(self.token))
+        r.add_post("/auth/v1/signup", self._wrap(self.signup))
         r.add_get("/auth/v1/user", self._wrap(self.get_user))
         r.add_post("/auth/v1/logout", self._wrap(self.logout))
         r.add_post("/auth/v1/admin/users", self._wrap(self.admin_create))
@@ -221,6 +283,15 @@ class AuthService:
             },
         )
 
+    async def signup(self, request: web.Request) -> web.StreamResponse:
+        """Accounts are made by the service role (admin API) only: GoTrue's answer when
+        sign-ups are disabled (settings say `disable_signup`)."""
+        raise AuthError(422, "signup_disabled", "Signups not allowed for this instance")
+
+    @staticmethod
+    def _peer(request: web.Request) -> str:
+        return request.remote or "?"
+
     async def token(self, request: web.Request) -> web.StreamResponse:
         grant = request.query.get("grant_type", "")
         body = await _json(request)
@@ -231,6 +302,9 @@ class AuthService:
         raise AuthError(400, "unsupported_grant_type", "unsupported_grant_type")
 
     async def _password_grant(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        wait = self.sign_ins.take(self._peer(request))
+        if wait is not None:
+            raise _rate_limited(wait)
         email = body.get("email")
         password = body.get("password")
         if not isinstance(password, str) or not password:
@@ -239,10 +313,17 @@ class AuthService:
             if body.get("phone"):
                 raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
             raise AuthError(400, "validation_failed", "An email address is required")
+        # Too many wrong passwords for this account (from anywhere): no more guesses are
+        # checked until the window lets one through, the right password included.
+        account = email.strip().lower()
+        wait = self.failures.retry_after(account)
+        if wait is not None:
+            raise _rate_limited(wait)
         async with self.pool.connection() as conn:
             user = await users.find_by_email(conn, email)
         stored = user["encrypted_password"] if user else None
         if not await users.check_password(stored, password) or user is None:
+            self.failures.take(account)
             raise AuthError(400, "invalid_credentials", "Invalid login credentials")
         if user["email_confirmed_at"] is None:
             raise AuthError(400, "email_not_confirmed", "Email not confirmed")
@@ -255,6 +336,9 @@ class AuthService:
         return _ok(request, self._session_body(fresh, session_id, refresh))
 
     async def _refresh_grant(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        wait = self.refreshes.take(self._peer(request))
+        if wait is not None:
+            raise _rate_limited(wait)
         token = body.get("refresh_token")
         if not isinstance(token, str) or not token:
             raise AuthError(400, "validation_failed", "Refresh token required")
@@ -382,6 +466,19 @@ class AuthService:
             raise AuthError(400, "validation_failed", "invalid format for ban duration")
         return True, datetime.now(UTC) + dur
 
+    def _check_password_strength(self, password: Any) -> None:
+        """GoTrue's weak_password (422), at this server's minimum length."""
+        if password is None:
+            return
+        least = self.limits.min_password_length
+        if not isinstance(password, str) or len(password) < least:
+            raise AuthError(
+                422,
+                "weak_password",
+                f"Password should be at least {least} characters.",
+                extra={"weak_password": {"reasons": ["length"]}},
+            )
+
     async def admin_create(self, request: web.Request) -> web.StreamResponse:
         self._require_admin(request)
         body = await _json(request)
@@ -389,8 +486,7 @@ class AuthService:
         if not isinstance(email, str) or "@" not in email:
             raise AuthError(400, "validation_failed", "Unable to validate email address")
         password = body.get("password")
-        if password is not None and (not isinstance(password, str) or len(password) < 6):
-            raise AuthError(422, "weak_password", "Password should be at least 6 characters.")
+        self._check_password_strength(password)
         _, banned_until = self._ban(body)
         pw_hash = await users.hash_password(password) if password else None
         user_id = body.get("id")
@@ -419,19 +515,27 @@ class AuthService:
         return _ok(request, users.user_json(row))
 
     async def admin_list(self, request: web.Request) -> web.StreamResponse:
+        """GoTrue's list: newest first (`sort=created_at asc|desc`), `page`/`per_page`,
+        with `X-Total-Count` and a `Link` header (rel next and last)."""
         self._require_admin(request)
         try:
             page = max(1, int(request.query.get("page") or 1))
             per_page = min(1000, max(1, int(request.query.get("per_page") or 50)))
         except ValueError as exc:
-            raise AuthError(400, "validation_failed", "Bad pagination parameters") from exc
+            raise AuthError(400, "validation_failed", "Bad Pagination Parameters") from exc
         if (page - 1) * per_page > MAX_OFFSET:
-            raise AuthError(400, "validation_failed", "Bad pagination parameters")
+            raise AuthError(400, "validation_failed", "Bad Pagination Parameters")
+        order = "desc"
+        for value in request.query.getall("sort", []):
+            field, _, direction = value.partition(" ")
+            if field != "created_at" or direction.lower() not in ("", "asc", "desc"):
+                raise AuthError(400, "validation_failed", f"Bad Sort Parameters: {value!r}")
+            order = direction.lower() or "desc"
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                f"select {users.USER_COLUMNS} from auth.users order by created_at, id "
-                "limit %s offset %s",
+                f"select {users.USER_COLUMNS} from auth.users "
+                f"order by created_at {order}, id {order} limit %s offset %s",
                 (per_page, (page - 1) * per_page),
             )
             rows = await cur.fetchall()
@@ -440,6 +544,7 @@ class AuthService:
         total = int(total_row[0]) if total_row else 0
         resp = _ok(request, {"aud": "authenticated", "users": [users.user_json(r) for r in rows]})
         resp.headers["X-Total-Count"] = str(total)
+        resp.headers["Link"] = _pagination_link(request, page, per_page, total)
         return resp
 
     async def admin_get(self, request: web.Request) -> web.StreamResponse:
@@ -455,8 +560,7 @@ class AuthService:
         body = await _json(request)
         uid = request.match_info["id"]
         password = body.get("password")
-        if password is not None and (not isinstance(password, str) or len(password) < 6):
-            raise AuthError(422, "weak_password", "Password should be at least 6 characters.")
+        self._check_password_strength(password)
         pw_hash = await users.hash_password(password) if password else None
         ban_given, banned_until = self._ban(body)
         app_meta = self._metadata(body, "app_metadata")

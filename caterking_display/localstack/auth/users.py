@@ -95,12 +95,43 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
         "last_sign_in_at": _iso(row["last_sign_in_at"]),
         "app_metadata": app_meta,
         "user_metadata": dict(row["raw_user_meta_data"] or {}),
-        "identities": [],
+        "identities": identities(row),
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
         "banned_until": _iso(row["banned_until"]),
         "is_anonymous": bool(row["is_anonymous"]),
     }
+
+
+IDENTITY_NAMESPACE = uuid.UUID("0b5d3c1e-6f43-4d55-9d43-5b1c1f0e7a21")
+
+
+def identities(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The user's identities as GoTrue lists them: an account with an email has its
+    `email` identity (GoTrue creates it with the user; here it is derived, with a
+    stable id)."""
+    email = row["email"]
+    if not email:
+        return []
+    uid = str(row["id"])
+    return [
+        {
+            "identity_id": str(uuid.uuid5(IDENTITY_NAMESPACE, f"{uid}:email")),
+            "id": uid,
+            "user_id": uid,
+            "identity_data": {
+                "sub": uid,
+                "email": email,
+                "email_verified": row["email_confirmed_at"] is not None,
+                "phone_verified": False,
+            },
+            "provider": "email",
+            "last_sign_in_at": _iso(row["last_sign_in_at"]),
+            "created_at": _iso(row["created_at"]),
+            "updated_at": _iso(row["updated_at"]),
+            "email": email,
+        }
+    ]
 
 
 def merge_metadata(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ back under RLS; then roll back. Read → may join; insert allowed → may send."
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,7 @@ class Policies:
     write: bool
 
 
-class _Rollback(Exception):
-    pass
+log = logging.getLogger(__name__)
 
 
 async def authorize(
@@ -61,5 +61,9 @@ async def authorize(
                 except psycopg.errors.InsufficientPrivilege:
                     write = False
         except psycopg.errors.InvalidParameterValue:  # unknown role
+            return Policies(False, False)
+        except psycopg.Error as exc:
+            # A policy that raises (a topic its functions cannot parse): no access.
+            log.info("realtime: authorization of %r failed: %s", subtopic[:100], exc.sqlstate)
             return Policies(False, False)
     return Policies(read, write)

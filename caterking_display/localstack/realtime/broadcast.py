@@ -6,12 +6,15 @@ Public and private channels of the same name are distinct: the hub key is
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
-from .serializers import ENCODING_JSON, V2, Message
+from .serializers import ENCODING_JSON, V2, FrameError, Message, frame_bytes
 
 if TYPE_CHECKING:
     from .channel import Channel
+
+log = logging.getLogger(__name__)
 
 TopicKey = tuple[bool, str]
 
@@ -37,26 +40,57 @@ class Hub:
         return list(self.members.get(key, ()))
 
     def broadcast(self, key: TopicKey, msg: Message, sender: Channel | None) -> int:
-        """Relay a user broadcast to the topic's channels (the sender only with self)."""
+        """Relay a user broadcast to the topic's channels (the sender only with self).
+
+        Every member of a topic has the same topic string, so each frame is encoded once
+        per serializer and the same bytes are queued to every socket."""
         sent = 0
-        payload_json: str | None = None
+        payload_json = msg.payload_json
+        frames: dict[tuple[str, bool], bytes | None] = {}
         for ch in self.of(key):
             if ch is sender and not ch.broadcast_self:
                 continue
             if not ch.alive:
                 continue
-            if ch.conn.vsn == V2 and msg.binary is not None:
-                out = Message(ch.topic, "broadcast", msg.payload, binary=msg.binary)
-                out.encoding = msg.encoding
-            else:
-                if msg.binary is not None and msg.encoding != ENCODING_JSON:
-                    continue  # raw bytes cannot travel in a JSON frame
-                if payload_json is None:
-                    payload_json = json.dumps(msg.payload, separators=(",", ":"))
-                out = Message(ch.topic, "broadcast", None, payload_json=payload_json)
-            ch.conn.send(out)
+            vsn = ch.conn.vsn
+            binary = vsn == V2 and msg.binary is not None
+            if not binary and msg.binary is not None and msg.encoding != ENCODING_JSON:
+                continue  # raw bytes cannot travel in a JSON frame
+            fkey = (vsn, binary)
+            if fkey not in frames:
+                if binary:
+                    out = Message(ch.topic, "broadcast", msg.payload, binary=msg.binary)
+                    out.encoding = msg.encoding
+                else:
+                    if payload_json is None:
+                        payload_json = json.dumps(msg.payload, separators=(",", ":"))
+                    out = Message(ch.topic, "broadcast", None, payload_json=payload_json)
+                try:
+                    frames[fkey] = frame_bytes(out, vsn)
+                except (FrameError, TypeError, ValueError, RecursionError) as exc:
+                    log.info("broadcast on %s not relayed to %s clients: %s", ch.topic, vsn, exc)
+                    frames[fkey] = None
+            frame = frames[fkey]
+            if frame is None:
+                continue
+            ch.conn.send_frame(frame)
             sent += 1
         return sent
+
+    def fan_out(self, key: TopicKey, event: str, payload_json: str) -> None:
+        """One server message (presence) to every live channel of a topic, encoded once
+        per serializer."""
+        frames: dict[str, bytes] = {}
+        for ch in self.of(key):
+            if not ch.alive:
+                continue
+            vsn = ch.conn.vsn
+            frame = frames.get(vsn)
+            if frame is None:
+                frame = frames[vsn] = frame_bytes(
+                    Message(ch.topic, event, None, payload_json=payload_json), vsn
+                )
+            ch.conn.send_frame(frame)
 
 
 def valid_broadcast(payload: Any) -> bool:

@@ -63,7 +63,7 @@ class Channel:
     def vsn(self) -> str:
         return self.conn.vsn
 
-    def send_frame(self, frame: str) -> None:
+    def send_frame(self, frame: bytes) -> None:
         self.conn.send_frame(frame)
 
     def system(self, extension: str, status: str, message: str) -> None:

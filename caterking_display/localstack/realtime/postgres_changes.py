@@ -7,9 +7,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import operator
 import re
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,7 +51,10 @@ def binding_id(raw: dict[str, Any]) -> int:
 
 
 def _dec(text: str) -> Any:
-    return Decimal(text)
+    value = Decimal(text)
+    if value.is_snan():  # signals on every comparison, and cannot be hashed
+        raise ValueError("invalid input syntax for type numeric")
+    return value
 
 
 def _boolean(text: str) -> Any:
@@ -90,8 +93,13 @@ KEYS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _same(text: str) -> Any:
+    return text
+
+
 def compare_key(typname: str) -> Callable[[str], Any]:
-    return KEYS.get(typname, lambda t: t)
+    # One function object per type, so equal filters share one index (Registry).
+    return KEYS.get(typname, _same)
 
 
 @dataclass(slots=True)
@@ -123,7 +131,7 @@ class Filter:
                 return bool(v >= target)
             if self.op == "in":
                 return v in self.values
-        except TypeError:
+        except (TypeError, ArithmeticError):  # naive vs aware times, NaN ordering
             return False
         return False
 
@@ -140,25 +148,21 @@ def _parse(key: Callable[[str], Any], text: Any) -> Any:
         return _NO_VALUE
 
 
-def _typed(f: Filter, names: list[str], row: list[Any] | None) -> Any:
-    """The row's value of the filter's column, parsed once per change for all bindings."""
-    try:
-        idx = names.index(f.column)
-    except ValueError:
-        return _NO_VALUE
-    if row is None or idx >= len(row):
-        return _NO_VALUE
-    return _parse(f.key, row[idx])
+def _restorable(ch: Change) -> bool:
+    """Whether a DELETE's old row is whole (REPLICA IDENTITY FULL), so it can be put
+    back for a moment to ask who could read it."""
+    return ch.old is not None and not any(v is UNCHANGED for v in ch.old)
 
 
-def encode_change(topic: str, vsn: str, ids: list[int], data_json: str) -> str:
-    """A postgres_changes frame; `data_json` is serialised once per change and role."""
+def encode_change(topic: str, vsn: str, ids: list[int], data_json: str) -> bytes:
+    """A postgres_changes text frame as UTF-8 bytes (queued as is to every socket that
+    gets it); `data_json` is serialised once per change and role."""
     payload = f'{{"ids":{json.dumps(ids)},"data":{data_json}}}'
     if vsn == V2:
-        return f'[null,null,{json.dumps(topic)},"postgres_changes",{payload}]'
+        return f'[null,null,{json.dumps(topic)},"postgres_changes",{payload}]'.encode()
     return (
         f'{{"topic":{json.dumps(topic)},"event":"postgres_changes","payload":{payload},"ref":null}}'
-    )
+    ).encode()
 
 
 def split_filter(text: str) -> tuple[str, str, str]:
@@ -214,10 +218,28 @@ class TableInfo:
     pk: list[str]
     rls: bool
     pk_types: list[str] = field(default_factory=list)  # format_type of each pk column
+    # format_type of every column, and the columns an INSERT may name (not generated)
+    col_types: dict[str, str] = field(default_factory=dict)
+    insertable: list[str] = field(default_factory=list)
+    acl: str = ""  # fingerprint of the table's and its columns' privileges
+
+
+# The table's RLS flag and a fingerprint of its privileges (table and column ACLs):
+# re-read for every batch, so `alter table … enable/disable row level security` and
+# grants or revokes take effect on the next change, not at the next restart.
+_TABLE_STATE = (
+    "select c.oid, c.relrowsecurity, md5(coalesce(c.relacl::text, '') || '|' || "
+    "coalesce((select string_agg(coalesce(a.attacl::text, ''), ',' order by a.attnum) "
+    "from pg_attribute a where a.attrelid = c.oid and a.attnum > 0), '')) "
+    "from pg_class c"
+)
 
 
 class Catalog:
-    """Cached catalog facts: types, tables, primary keys, RLS flags, column privileges."""
+    """Cached catalog facts: types, tables, primary keys, RLS flags, column privileges.
+
+    Shapes (columns, keys, types) are cached until a table changes shape; the RLS flag
+    and privileges are re-checked per batch of changes (`refresh`)."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
@@ -265,18 +287,17 @@ class Catalog:
             return info
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "select c.oid, c.relrowsecurity from pg_class c "
-                "join pg_namespace n on n.oid = c.relnamespace "
+                _TABLE_STATE + " join pg_namespace n on n.oid = c.relnamespace "
                 "where n.nspname = %s and c.relname = %s and c.relkind in ('r', 'p')",
                 (schema, name),
             )
             row = await cur.fetchone()
             if row is None:
                 return None
-            oid, rls = row
+            oid, rls, acl = row
             cur = await conn.execute(
                 "select a.attname, t.typname, format_type(a.atttypid, a.atttypmod), "
-                "coalesce(a.attnum = any(i.indkey), false) "
+                "coalesce(a.attnum = any(i.indkey), false), a.attgenerated <> '' "
                 "from pg_attribute a join pg_type t on t.oid = a.atttypid "
                 "left join pg_index i on i.indrelid = a.attrelid and i.indisprimary "
                 "where a.attrelid = %s and a.attnum > 0 and not a.attisdropped "
@@ -292,10 +313,40 @@ class Catalog:
             [r[0] for r in rows if r[3]],
             bool(rls),
             [r[2] for r in rows if r[3]],
+            {r[0]: r[2] for r in rows},
+            [r[0] for r in rows if not r[4]],
+            str(acl),
         )
         self.tables[key] = info
         self.by_oid[oid] = info
         return info
+
+    async def refresh(self, infos: list[TableInfo]) -> None:
+        """Re-read the RLS flag and privileges of these tables (one query)."""
+        if not infos:
+            return
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                _TABLE_STATE + " where c.oid = any(%s)", ([i.oid for i in infos],)
+            )
+            state = {r[0]: (bool(r[1]), str(r[2])) for r in await cur.fetchall()}
+        for info in infos:
+            now = state.get(info.oid)
+            if now is None:
+                continue  # dropped: the relation message will follow
+            rls, acl = now
+            if rls != info.rls:
+                log.info(
+                    "row level security on %s.%s is now %s",
+                    info.schema,
+                    info.name,
+                    "enabled" if rls else "disabled",
+                )
+                info.rls = rls
+            if acl != info.acl:
+                info.acl = acl
+                for key in [k for k in self.privs if k[1] == info.oid]:
+                    del self.privs[key]
 
     async def selectable(self, role: str, info: TableInfo) -> frozenset[str]:
         key = (role, info.oid)
@@ -329,7 +380,7 @@ class Subscriber(Protocol):
     @property
     def vsn(self) -> str: ...
 
-    def send_frame(self, frame: str) -> None: ...
+    def send_frame(self, frame: bytes) -> None: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -347,8 +398,15 @@ class Binding:
 
 
 def parse_binding(raw: Any) -> Binding:
+    """A binding from its join config; BindingError unless it is an object whose event,
+    schema, table and filter are text (or absent)."""
     if not isinstance(raw, dict):
         raise BindingError("Unable to subscribe to changes with given parameters.")
+    for key in ("event", "schema", "table", "filter"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise BindingError(
+                f"Unable to subscribe to changes with given parameters: {key} must be text"
+            )
     event = str(raw.get("event", "*")).upper()
     if event not in EVENTS:
         event = "*"
@@ -454,6 +512,8 @@ async def validate_binding(b: Binding, catalog: Catalog) -> None:
 class Subscription:
     sub: Subscriber
     binding: Binding
+    pos: int = 0  # the binding's place in its channel's list (order of `ids`)
+    role: str = ""  # the subscriber's role when registered (Registry's role counts)
 
 
 # Claims that differ between tokens of one session (refresh timing) but not in what a
@@ -466,42 +526,24 @@ def rls_key(role: str, claims: dict[str, Any]) -> tuple[str, str]:
     return role, json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _visible_function(info: TableInfo) -> tuple[str, str]:
-    """(name, DDL) of a session-local function that, for a jsonb array of [role, claims]
-    groups and a jsonb array of primary keys, returns per group the 1-based positions of
-    the keys whose rows that role and those claims may SELECT under RLS.
-
-    The walsender may send a commit a moment before the committing backend has left the
-    proc array (WAL flush precedes visibility), so the function first waits, briefly and
-    bounded, until the batch's transactions are visible to new snapshots.
-
-    Static SQL, so PL/pgSQL caches its plan (re-planned only when the role changes; the
-    groups come sorted by role). A group whose check raises (unknown role, no SELECT
-    privilege, a policy error) gets NULL: nothing visible."""
-    name = f"caterking_visible_{info.oid}"
+def _pk_query(info: TableInfo) -> sql.Composable:
+    """Per group: the 1-based positions in p_keys of the rows the role may SELECT."""
     conds = sql.SQL(" and ").join(
         sql.SQL("t.{} = (v.val->>{})::{}").format(
             sql.Identifier(col), sql.Literal(n), sql.SQL(info.pk_types[n])
         )
         for n, col in enumerate(info.pk)
     )
-    query = sql.SQL(
+    return sql.SQL(
         "select array_agg(v.ord::int) from jsonb_array_elements(p_keys) "
         "with ordinality v(val, ord) where exists (select 1 from {}.{} t where {})"
     ).format(sql.Identifier(info.schema), sql.Identifier(info.name), conds)
-    ddl = f"""
-create or replace function pg_temp.{name}(p_keys jsonb, p_groups jsonb, p_xids bigint[])
-returns table(g int, ords int[]) language plpgsql as $fn$
-declare
-  grp jsonb;
-  cur_role text := '';
-  snap pg_snapshot;
-  xm bigint;
-  tries int := 0;
-begin
-  -- The walsender may send a commit before the committing backend has left the proc
-  -- array (WAL flush precedes visibility): wait until our snapshots see the batch's
-  -- transactions (32-bit xids, widened against the snapshot's xmax).
+
+
+# The walsender may send a commit a moment before the committing backend has left the
+# proc array (WAL flush precedes visibility): wait until our snapshots see the batch's
+# transactions (32-bit xids, widened against the snapshot's xmax).
+_WAIT_VISIBLE = """
   loop
     snap := pg_current_snapshot();
     xm := pg_snapshot_xmax(snap)::text::bigint;
@@ -514,7 +556,13 @@ begin
     tries := tries + 1;
     perform pg_sleep(0.0002);
   end loop;
-  g := 0;
+"""
+
+# Per group ([role, claims]): run the check as that role with those claims. A group
+# whose check raises (unknown role, no SELECT privilege, a policy error) gets NULL:
+# nothing visible. Groups come sorted by role, so the plan is re-made only when it
+# changes.
+_GROUP_LOOP = """
   for grp in select value from jsonb_array_elements(p_groups) loop
     begin
       if grp->>0 <> cur_role then
@@ -522,14 +570,38 @@ begin
         perform set_config('role', cur_role, true);
       end if;
       perform set_config('request.jwt.claims', grp->>1, true);
-      {query.as_string(None)} into ords;
+      {query} into ords;
     exception when others then
       ords := null;
       cur_role := '';
     end;
-    return next;
+    {emit}
     g := g + 1;
   end loop;
+"""
+
+
+def _visible_function(info: TableInfo) -> tuple[str, str]:
+    """(name, DDL) of a session-local function that, for a jsonb array of [role, claims]
+    groups and a jsonb array of primary keys, returns per group the 1-based positions of
+    the keys whose rows that role and those claims may SELECT under RLS. It first waits,
+    briefly and bounded, until the batch's transactions are visible to new snapshots.
+    Static SQL, so PL/pgSQL caches its plan."""
+    name = f"caterking_visible_{info.oid}"
+    loop = _GROUP_LOOP.format(query=_pk_query(info).as_string(None), emit="return next;")
+    ddl = f"""
+create or replace function pg_temp.{name}(p_keys jsonb, p_groups jsonb, p_xids bigint[])
+returns table(g int, ords int[]) language plpgsql as $fn$
+declare
+  grp jsonb;
+  cur_role text := '';
+  snap pg_snapshot;
+  xm bigint;
+  tries int := 0;
+begin
+{_WAIT_VISIBLE}
+  g := 0;
+{loop}
   perform set_config('role', 'none', true);
   perform set_config('request.jwt.claims', '', true);
 end
@@ -538,19 +610,93 @@ $fn$;
     return name, ddl
 
 
+def _deleted_function(info: TableInfo) -> tuple[str, str]:
+    """(name, DDL) of a session-local function that tells, per [role, claims] group,
+    which deleted rows that role could have read: inside a subtransaction it puts the
+    old rows back (as the superuser, triggers and foreign-key checks off), runs the same
+    check as `_visible_function` against the table's real policies, then rolls the
+    subtransaction back. Nothing is committed; a failure means nothing is visible."""
+    name = f"caterking_deleted_{info.oid}"
+    tbl = sql.Identifier(info.schema, info.name)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in info.insertable)
+    casts = sql.SQL(", ").join(
+        sql.SQL("x.{}::{}").format(sql.Identifier(c), sql.SQL(info.col_types[c]))
+        for c in info.insertable
+    )
+    shape = sql.SQL(", ").join(
+        sql.SQL("{} text").format(sql.Identifier(c)) for c in info.insertable
+    )
+    restore = sql.SQL(
+        "insert into {} ({}) overriding system value select {} "
+        "from jsonb_to_recordset(p_rows) as x({})"
+    ).format(tbl, cols, casts, shape)
+    loop = _GROUP_LOOP.format(
+        query=_pk_query(info).as_string(None),
+        emit="res := res || jsonb_build_array(jsonb_build_array(g, to_jsonb(ords)));",
+    )
+    ddl = f"""
+create or replace function pg_temp.{name}(p_rows jsonb, p_keys jsonb, p_groups jsonb,
+  p_xids bigint[])
+returns table(g int, ords int[]) language plpgsql as $fn$
+declare
+  grp jsonb;
+  cur_role text := '';
+  snap pg_snapshot;
+  xm bigint;
+  tries int := 0;
+  res jsonb := '[]';
+begin
+{_WAIT_VISIBLE}
+  g := 0;
+  begin
+    perform set_config('session_replication_role', 'replica', true);
+    {restore.as_string(None)};
+{loop}
+    raise exception using errcode = 'P0099', message = 'caterking: undo the restored rows';
+  exception
+    when sqlstate 'P0099' then null;
+    when others then res := '[]';
+  end;
+  return query
+    select (x->>0)::int, array(select jsonb_array_elements_text(x->1)::int)
+    from jsonb_array_elements(res) x where jsonb_typeof(x->1) = 'array';
+end
+$fn$;
+"""
+    return name, ddl
+
+
 Select = tuple[str, ...] | None
 Target = tuple[Subscriber, Select]  # one frame per subscriber and distinct `select`
-# (change, table, {target: binding ids}, {role: error row text for this change})
-Plan = tuple[Change, TableInfo, dict[Target, list[int]], dict[str, str]]
+# Per target: binding id -> (its position, whether delivering it needs the RLS pass).
+Ids = dict[int, tuple[int, bool]]
+# (change, table, {target: ids}, {role: error row text for this change}, the targets
+# with an id that needs the RLS pass)
+Plan = tuple[Change, TableInfo, dict[Target, Ids], dict[str, str], set[Target]]
 MIN_GROUPS_PER_LANE = 8  # fewer groups than this per connection: not worth a split
+_BY_POSITION = operator.itemgetter(1)  # ids items by (position, checked)
+
+
+@dataclass(slots=True)
+class _Check:
+    """One RLS question for one table: which of these rows may each group read?"""
+
+    kind: str  # "visible" (INSERT/UPDATE: rows as committed) | "deleted" (old rows)
+    info: TableInfo
+    idxs: list[int]  # plan indexes, in key order
+    glist: list[tuple[str, str]]  # rls keys, in group order
+    keys: list[list[Any]]
+    rows: list[dict[str, Any]]  # deleted: the old rows, column -> text
+    groups: list[list[str]]  # [role, claims json] per group
+    xids: list[int]
 
 
 class _Lane:
-    """One RLS connection with its session-local visibility functions."""
+    """One RLS connection with its session-local check functions."""
 
     def __init__(self) -> None:
         self.conn: psycopg.AsyncConnection[Any] | None = None
-        self.functions: set[int] = set()
+        self.functions: set[tuple[str, int]] = set()
 
     async def close(self) -> None:
         conn, self.conn = self.conn, None
@@ -558,39 +704,145 @@ class _Lane:
             await conn.close()
 
     async def run(
-        self, dsn: str, items: list[tuple[int, int, TableInfo, list[Any], list[Any], list[int]]]
+        self, dsn: str, items: list[tuple[int, int, _Check, list[list[str]]]]
     ) -> list[dict[int, list[int]]]:
+        """Per item (call index, group offset, check, its groups): {group: positions}."""
         if self.conn is None or self.conn.closed or self.conn.broken:
             self.conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
             await self.conn.execute("set application_name to 'caterking-realtime-rls'")
             self.functions.clear()
         conn = self.conn
-        for _ci, _off, info, _keys, _groups, _xids in items:
-            if info.oid not in self.functions:
-                _name, ddl = _visible_function(info)
+        for _ci, _off, check, _groups in items:
+            fkey = (check.kind, check.info.oid)
+            if fkey not in self.functions:
+                make = _deleted_function if check.kind == "deleted" else _visible_function
+                _name, ddl = make(check.info)
                 await conn.execute(ddl)
-                self.functions.add(info.oid)
+                self.functions.add(fkey)
         out: list[dict[int, list[int]]] = []
         async with conn.pipeline():
-            curs = [
-                await conn.execute(
-                    f"select g, ords from pg_temp.caterking_visible_{info.oid}"
-                    "(%s::jsonb, %s::jsonb, %s::bigint[])",
-                    (json.dumps(keys), json.dumps(groups), xids),
-                )
-                for _ci, _off, info, keys, groups, xids in items
-            ]
+            curs = []
+            for _ci, _off, check, groups in items:
+                if check.kind == "deleted":
+                    curs.append(
+                        await conn.execute(
+                            f"select g, ords from pg_temp.caterking_deleted_{check.info.oid}"
+                            "(%s::jsonb, %s::jsonb, %s::jsonb, %s::bigint[])",
+                            (
+                                json.dumps(check.rows),
+                                json.dumps(check.keys),
+                                json.dumps(groups),
+                                check.xids,
+                            ),
+                        )
+                    )
+                else:
+                    curs.append(
+                        await conn.execute(
+                            f"select g, ords from pg_temp.caterking_visible_{check.info.oid}"
+                            "(%s::jsonb, %s::jsonb, %s::bigint[])",
+                            (json.dumps(check.keys), json.dumps(groups), check.xids),
+                        )
+                    )
             for cur in curs:
                 out.append({g: ords for g, ords in await cur.fetchall()})
+        return out
+
+
+class _TableSubs:
+    """The subscriptions of one (schema, table) key, indexed for dispatch: no filter,
+    `eq`/`in` filters by (column, value), other filters scanned, and per subscriber (for
+    error rows, which go to all of a role's subscriptions). Insertion-ordered dicts make
+    adding and removing one subscription O(1)."""
+
+    __slots__ = ("by_sub", "index", "plain", "roles", "scan", "subs", "wanted")
+
+    def __init__(self) -> None:
+        self.subs: dict[Subscription, None] = {}
+        self.plain: dict[Subscription, None] = {}
+        self.index: dict[tuple[str, Callable[[str], Any]], dict[Any, dict[Subscription, None]]] = {}
+        self.scan: dict[Subscription, None] = {}
+        self.roles: dict[str, int] = {}
+        self.by_sub: dict[Subscriber, dict[Subscription, None]] = {}
+        # (subscriber, change type) -> {select: ids}: every binding of that subscriber
+        # that wants the type, for error rows (built on first use, dropped on change).
+        self.wanted: dict[tuple[Subscriber, str], dict[Select, Ids]] = {}
+
+    def add(self, s: Subscription) -> None:
+        self.subs[s] = None
+        self.by_sub.setdefault(s.sub, {})[s] = None
+        self._forget(s.sub)
+        self.roles[s.role] = self.roles.get(s.role, 0) + 1
+        f = s.binding.filter
+        if f is None:
+            self.plain[s] = None
+        elif f.op in ("eq", "in"):
+            by_value = self.index.setdefault((f.column, f.key), {})
+            for v in f.values:
+                by_value.setdefault(v, {})[s] = None
+        else:
+            self.scan[s] = None
+
+    def remove(self, s: Subscription) -> None:
+        self.subs.pop(s, None)
+        mine = self.by_sub.get(s.sub)
+        if mine is not None:
+            mine.pop(s, None)
+            if not mine:
+                del self.by_sub[s.sub]
+        self._forget(s.sub)
+        n = self.roles.get(s.role, 0) - 1
+        if n > 0:
+            self.roles[s.role] = n
+        else:
+            self.roles.pop(s.role, None)
+        f = s.binding.filter
+        if f is None:
+            self.plain.pop(s, None)
+        elif f.op in ("eq", "in"):
+            ikey = (f.column, f.key)
+            by_value = self.index.get(ikey)
+            if by_value is not None:
+                for v in f.values:
+                    bucket = by_value.get(v)
+                    if bucket is not None:
+                        bucket.pop(s, None)
+                        if not bucket:
+                            del by_value[v]
+                if not by_value:
+                    del self.index[ikey]
+        else:
+            self.scan.pop(s, None)
+
+    def _forget(self, sub: Subscriber) -> None:
+        for typ in EVENTS:
+            self.wanted.pop((sub, typ), None)
+
+    def wanted_ids(self, sub: Subscriber, typ: str) -> dict[Select, Ids]:
+        key = (sub, typ)
+        out = self.wanted.get(key)
+        if out is None:
+            out = {}
+            for s in self.by_sub.get(sub, ()):
+                if s.binding.wants(typ):
+                    ids = out.setdefault(s.binding.select, {})
+                    ids.setdefault(s.binding.id, (s.pos, False))
+            self.wanted[key] = out
         return out
 
 
 class Registry:
     """All postgres_changes subscriptions, keyed by (schema, table); dispatches changes.
 
-    Per batch of committed changes: filters in Python, then all RLS checks in one round
-    trip on a dedicated connection (one call per table, pipelined), then each distinct
-    payload is serialised once and the same frame is queued to every socket that gets it.
+    Per batch of committed changes: the tables' RLS flags and privileges are re-read
+    (one query), filters are matched through an index (work per change grows with the
+    subscriptions that match, not with all of them), then all RLS checks run in one
+    round trip on a dedicated connection (one call per table, pipelined), then each
+    distinct payload is serialised once and the same frame is queued to every socket
+    that gets it. A filter is only ever evaluated on a row its subscriber may read: on
+    columns the role may SELECT, and for a DELETE under RLS only where the subscriber
+    could have read the deleted row (or on primary-key columns, which every subscriber
+    of the table receives).
     """
 
     def __init__(
@@ -604,28 +856,48 @@ class Registry:
         self.catalog = catalog
         self.dsn = dsn
         self.max_record_bytes = max_record_bytes
-        self.by_table: dict[tuple[str, str | None], list[Subscription]] = defaultdict(list)
+        self.by_table: dict[tuple[str, str | None], _TableSubs] = {}
+        self.by_sub: dict[Subscriber, list[Subscription]] = {}
         self.delivered = 0
         self.rls_calls = 0
+        self._count = 0
         self._lanes = [_Lane() for _ in range(rls_connections)]
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.by_table.values())
+        return self._count
 
     def add(self, sub: Subscriber, bindings: list[Binding]) -> None:
-        for b in bindings:
-            self.by_table[(b.schema, b.table)].append(Subscription(sub, b))
+        """Register `sub`'s bindings (identical bindings once: they share an id)."""
+        mine = self.by_sub.setdefault(sub, [])
+        seen = {json.dumps(s.binding.raw, sort_keys=True, default=str) for s in mine}
+        for pos, b in enumerate(bindings):
+            canon = json.dumps(b.raw, sort_keys=True, default=str)
+            if canon in seen:
+                continue
+            seen.add(canon)
+            s = Subscription(sub, b, pos, sub.role)
+            key = (b.schema, b.table)
+            tab = self.by_table.get(key)
+            if tab is None:
+                tab = self.by_table[key] = _TableSubs()
+            tab.add(s)
+            mine.append(s)
+            self._count += 1
 
     def remove(self, sub: Subscriber) -> None:
-        for key in list(self.by_table):
-            kept = [s for s in self.by_table[key] if s.sub is not sub]
-            if kept:
-                self.by_table[key] = kept
-            else:
+        """Forget `sub`: O(its own bindings), whatever else is subscribed."""
+        for s in self.by_sub.pop(sub, ()):
+            key = (s.binding.schema, s.binding.table)
+            tab = self.by_table.get(key)
+            if tab is None:
+                continue
+            tab.remove(s)
+            self._count -= 1
+            if not tab.subs:
                 del self.by_table[key]
 
     def invalidate(self) -> None:
-        """A table changed shape: re-create its RLS function on next use."""
+        """A table changed shape: re-create its RLS functions on next use."""
         for lane in self._lanes:
             lane.functions.clear()
 
@@ -633,62 +905,55 @@ class Registry:
         for lane in self._lanes:
             await lane.close()
 
-    def _candidates(self, rel: Relation) -> list[Subscription]:
-        out: list[Subscription] = []
+    def _tables(self, rel: Relation) -> list[_TableSubs]:
+        out = []
         for key in ((rel.schema, rel.name), (rel.schema, None), ("*", None)):
-            subs = self.by_table.get(key)
-            if subs:
-                out.extend(subs)
+            tab = self.by_table.get(key)
+            if tab is not None:
+                out.append(tab)
         return out
 
     async def dispatch(self, changes: list[Change]) -> None:
         """Deliver one batch of committed changes, in order."""
         if not self.by_table:
             return
-        plans: list[Plan] = []
+        todo: list[tuple[Change, list[_TableSubs], TableInfo]] = []
+        infos: dict[int, TableInfo] = {}
         for ch in changes:
-            cands = self._candidates(ch.relation)
-            if not cands:
+            tabs = self._tables(ch.relation)
+            if not tabs:
                 continue
             info = await self.catalog.table(ch.relation.schema, ch.relation.name)
             if info is None:
                 continue
-            names = [c.name for c in ch.relation.columns]
-            row = ch.old if ch.type == "DELETE" else ch.new
-            typed: dict[tuple[str, Callable[[str], Any]], Any] = {}
-            targets: dict[Target, list[int]] = {}
-            errors: dict[str, str | None] = {}
-            for s in cands:
-                b = s.binding
-                if not s.sub.alive or not b.wants(ch.type):
-                    continue
-                role = s.sub.role
-                if role not in errors:
-                    errors[role] = await self._row_error(ch, info, role)
-                f = b.filter
-                # An error row goes to every subscriber of the role, filter or not
-                # (realtime.apply_rls checks the filters only for readable rows).
-                if f is not None and errors[role] is None:
-                    tkey = (f.column, f.key)
-                    if tkey not in typed:
-                        typed[tkey] = _typed(f, names, row)
-                    if not f.matches_typed(typed[tkey]):
-                        continue
-                ids = targets.setdefault((s.sub, b.select), [])
-                if b.id not in ids:
-                    ids.append(b.id)
-            if targets:
-                errs = {r: e for r, e in errors.items() if e is not None}
-                plans.append((ch, info, targets, errs))
+            infos[info.oid] = info
+            todo.append((ch, tabs, info))
+        if not todo:
+            return
+        await self.catalog.refresh(list(infos.values()))
+        plans: list[Plan] = []
+        for ch, tabs, info in todo:
+            plan = await self._plan(ch, tabs, info)
+            if plan is not None:
+                plans.append(plan)
         if not plans:
             return
-        hidden = await self._rls(plans)
-        for n, (ch, info, targets, errs) in enumerate(plans):
+        visible = await self._rls(plans)
+        for n, (ch, info, targets, errs, checked_targets) in enumerate(plans):
             payloads: dict[tuple[str, Select], str] = {}
-            frames: dict[tuple[str, Select, str, str, tuple[int, ...]], str] = {}
-            for (sub, sel), ids in targets.items():
+            frames: dict[tuple[str, Select, str, str, tuple[int, ...]], bytes] = {}
+            for (sub, sel), idmap in targets.items():
+                if not sub.alive:
+                    continue
                 err = errs.get(sub.role)
-                if err is None and (n, sub.rls_key) in hidden:
+                ordered = sorted(idmap.items(), key=_BY_POSITION)
+                if (sub, sel) in checked_targets and not (
+                    err is not None or (n, sub.rls_key) in visible
+                ):
+                    ids = [i for i, (_pos, checked) in ordered if not checked]
+                else:
+                    ids = [i for i, _ in ordered]
+                if not ids:
                     continue
                 dkey = (sub.role, sel)
                 data = payloads.get(dkey)
@@ -702,6 +967,119 @@ class Registry:
                     frames[fkey] = frame
                 sub.send_frame(frame)
                 self.delivered += 1
+
+    async def _plan(self, ch: Change, tabs: list[_TableSubs], info: TableInfo) -> Plan | None:
+        """Who gets this change, by which bindings, and which of them need RLS."""
+        names = [c.name for c in ch.relation.columns]
+        row = ch.old if ch.type == "DELETE" else ch.new
+        errors: dict[str, str | None] = {}
+        allowed: dict[str, frozenset[str] | None] = {}  # None: every column (bypass)
+        typed: dict[tuple[str, Callable[[str], Any]], Any] = {}
+        targets: dict[Target, Ids] = {}
+        pk = info.pk
+        deleted_under_rls = ch.type == "DELETE" and info.rls
+
+        def value(col: str, key: Callable[[str], Any]) -> Any:
+            tkey = (col, key)
+            if tkey not in typed:
+                try:
+                    idx = names.index(col)
+                except ValueError:
+                    typed[tkey] = _NO_VALUE
+                else:
+                    typed[tkey] = (
+                        _NO_VALUE if row is None or idx >= len(row) else _parse(key, row[idx])
+                    )
+            return typed[tkey]
+
+        async def role_facts(role: str) -> tuple[str | None, frozenset[str] | None]:
+            if role not in errors:
+                errors[role] = await self._row_error(ch, info, role)
+                allowed[role] = (
+                    None if role in BYPASS_ROLES else await self.catalog.selectable(role, info)
+                )
+            return errors[role], allowed[role]
+
+        checked_targets: set[Target] = set()
+
+        def add(s: Subscription, checked: bool) -> None:
+            target = (s.sub, s.binding.select)
+            if checked:
+                checked_targets.add(target)
+            ids = targets.setdefault(target, {})
+            prev = ids.get(s.binding.id)
+            # One binding id delivered unchecked wins over the same id needing a check.
+            if prev is None or (prev[1] and not checked):
+                ids[s.binding.id] = (s.pos, checked)
+
+        # Error rows (no primary key, or the role may not read it) go to every subscriber
+        # of the role, filter or not (realtime.apply_rls checks filters only for readable
+        # rows): the rare path scans the table's subscriptions of those roles.
+        if ch.type != "DELETE":
+            bad = set()
+            for tab in tabs:
+                for role in list(tab.roles):
+                    err, _ = await role_facts(role)
+                    if err is not None:
+                        bad.add(role)
+            if bad:
+                for tab in tabs:
+                    for sub in list(tab.by_sub):
+                        if sub.role not in bad or not sub.alive:
+                            continue
+                        for sel, wanted in tab.wanted_ids(sub, ch.type).items():
+                            have = targets.get((sub, sel))
+                            if have is None:
+                                targets[(sub, sel)] = dict(wanted)
+                            else:
+                                have.update(wanted)
+
+        matched: list[Subscription] = []
+        for tab in tabs:
+            matched.extend(tab.plain)
+            for (col, key), by_value in tab.index.items():
+                v = value(col, key)
+                if v is _NO_VALUE:
+                    continue
+                try:
+                    bucket = by_value.get(v)
+                except TypeError:  # unhashable: cannot equal any filter value
+                    bucket = None
+                if bucket:
+                    matched.extend(bucket)
+            for s in tab.scan:
+                f = s.binding.filter
+                assert f is not None
+                if f.matches_typed(value(f.column, f.key)):
+                    matched.append(s)
+
+        for s in matched:
+            b = s.binding
+            if not s.sub.alive or not b.wants(ch.type):
+                continue
+            role = s.sub.role
+            err, cols = await role_facts(role)
+            if err is not None:
+                add(s, False)
+                continue
+            f = b.filter
+            # A filter never looks at a column its subscriber may not read.
+            if f is not None and cols is not None and f.column not in cols:
+                continue
+            if role in BYPASS_ROLES or not info.rls:
+                add(s, False)
+            elif ch.type == "DELETE":
+                # Every subscriber of the table receives a deleted row's primary key; a
+                # filter on any other column is answered only for those who could read
+                # the row before it went.
+                assert deleted_under_rls
+                add(s, f is not None and f.column not in pk)
+            else:
+                add(s, True)
+        if not targets:
+            return None
+        errs = {r: e for r, e in errors.items() if e is not None}
+        return ch, info, targets, errs, checked_targets
 
     async def _row_error(self, ch: Change, info: TableInfo, role: str) -> str | None:
         """The error row an INSERT/UPDATE becomes for `role` (§1.8): no primary key → 400,
@@ -718,70 +1096,79 @@ class Registry:
         return None
 
     async def _rls(self, plans: list[Plan]) -> set[tuple[int, tuple[str, str]]]:
-        """(plan index, rls key) of INSERT/UPDATE changes a subscriber may not read."""
-        work: dict[int, tuple[TableInfo, list[int], dict[tuple[str, str], str]]] = {}
-        hidden: set[tuple[int, tuple[str, str]]] = set()
-        for n, (ch, info, targets, errs) in enumerate(plans):
-            if ch.type == "DELETE" or not info.rls or not info.pk:
-                continue
-            entry = work.setdefault(info.oid, (info, [], {}))
-            entry[1].append(n)
-            groups = entry[2]
-            for s, _sel in targets:
-                if s.role in BYPASS_ROLES or s.role in errs:
-                    continue  # error rows are not checked against RLS
+        """(plan index, rls key) of the rows each claims set may read, for the targets
+        whose delivery needs it. Anything not listed is withheld."""
+        work: dict[tuple[str, int], tuple[TableInfo, list[int], dict[tuple[str, str], str]]] = {}
+        visible: set[tuple[int, tuple[str, str]]] = set()
+        for n, (ch, info, _targets, _errs, checked_targets) in enumerate(plans):
+            kind = "deleted" if ch.type == "DELETE" else "visible"
+            if not info.pk:
+                continue  # error rows only (INSERT/UPDATE); a DELETE has no key to check
+            groups: dict[tuple[str, str], str] | None = None
+            for s, _sel in checked_targets:
+                if kind == "deleted" and not _restorable(ch):
+                    continue  # key-only old row: nothing to check against, withheld
+                if groups is None:
+                    entry = work.setdefault((kind, info.oid), (info, [], {}))
+                    entry[1].append(n)
+                    groups = entry[2]
                 if s.rls_key not in groups:
                     groups[s.rls_key] = s.claims_json  # one member's claims stand for all
-        work = {oid: w for oid, w in work.items() if w[2]}
         if not work:
-            return hidden
-        calls = []
-        for info, idxs, groups in work.values():
+            return visible
+        checks = []
+        for (kind, _oid), (info, idxs, groups) in work.items():
             names = [c.name for c in plans[idxs[0]][0].relation.columns]
             keys = []
+            rows = []
             for n in idxs:
-                new = plans[n][0].new or []
-                keys.append([new[names.index(pk)] for pk in info.pk])
+                ch = plans[n][0]
+                tup = (ch.old if kind == "deleted" else ch.new) or []
+                keys.append([tup[names.index(col)] for col in info.pk])
+                if kind == "deleted":
+                    rows.append(
+                        {c: v for c, v in zip(names, tup, strict=False) if c in info.col_types}
+                    )
             glist = sorted(groups)  # by role: the plan is re-made only when it changes
             xids = sorted({plans[n][0].xid for n in idxs})
-            group_claims = [[r, groups[(r, c)]] for r, c in glist]
-            calls.append((info, idxs, glist, keys, group_claims, xids))
+            claims = [[r, groups[(r, c)]] for r, c in glist]
+            checks.append(_Check(kind, info, idxs, glist, keys, rows, claims, xids))
         try:
-            results = await self._call_visible(calls)
+            results = await self._call_visible(checks)
         except psycopg.Error:
             log.exception("RLS check failed; withholding the batch's rows")
             await self.close()
-            results = [{} for _ in calls]
-        for (_info, idxs, glist, *_rest), seen in zip(calls, results, strict=True):
-            for gi, gkey in enumerate(glist):
+            return visible
+        for check, seen in zip(checks, results, strict=True):
+            for gi, gkey in enumerate(check.glist):
                 ords = seen.get(gi) or ()
-                for k, n in enumerate(idxs):
-                    if k + 1 not in ords:
-                        hidden.add((n, gkey))
-        return hidden
+                for k, n in enumerate(check.idxs):
+                    if k + 1 in ords:
+                        visible.add((n, gkey))
+        return visible
 
-    async def _call_visible(
-        self, calls: list[tuple[TableInfo, list[int], list[Any], list[Any], list[Any], list[int]]]
-    ) -> list[dict[int, list[int]]]:
-        """Per call, {group index: visible key positions}. Many groups are split across
+    async def _call_visible(self, checks: list[_Check]) -> list[dict[int, list[int]]]:
+        """Per check, {group index: visible key positions}. Many groups are split across
         the lanes (connections) and checked in parallel: the checks cost Postgres CPU
-        per group, and a second core halves the wait."""
+        per group, and a second core halves the wait. Checks of deleted rows restore
+        the rows for a moment, so each runs whole on one lane."""
         self.rls_calls += 1
-        n_groups = max(len(c[4]) for c in calls)
+        n_groups = max(len(c.groups) for c in checks)
         lanes = min(len(self._lanes), max(1, n_groups // MIN_GROUPS_PER_LANE))
-        work: list[list[tuple[int, int, TableInfo, list[Any], list[Any], list[int]]]] = [
-            [] for _ in range(lanes)
-        ]
-        for ci, (info, _idxs, _glist, keys, groups, xids) in enumerate(calls):
-            size = -(-len(groups) // lanes)
+        work: list[list[tuple[int, int, _Check, list[list[str]]]]] = [[] for _ in range(lanes)]
+        for ci, check in enumerate(checks):
+            if check.kind == "deleted":
+                work[0].append((ci, 0, check, check.groups))
+                continue
+            size = -(-len(check.groups) // lanes)
             for li in range(lanes):
-                part = groups[li * size : (li + 1) * size]
+                part = check.groups[li * size : (li + 1) * size]
                 if part:
-                    work[li].append((ci, li * size, info, keys, part, xids))
+                    work[li].append((ci, li * size, check, part))
         parts = await asyncio.gather(
             *(lane.run(self.dsn, items) for lane, items in zip(self._lanes, work, strict=False))
         )
-        out: list[dict[int, list[int]]] = [{} for _ in calls]
+        out: list[dict[int, list[int]]] = [{} for _ in checks]
         for items, results in zip(work, parts, strict=True):
             for (ci, offset, *_), seen in zip(items, results, strict=True):
                 for g, ords in seen.items():

@@ -7,8 +7,6 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from .serializers import Message
-
 if TYPE_CHECKING:
     from .broadcast import Hub, TopicKey
     from .channel import Channel
@@ -63,8 +61,4 @@ class Presence:
 
     def _diff(self, key: TopicKey, joins: dict[str, Any], leaves: dict[str, Any]) -> None:
         payload_json = json.dumps({"joins": joins, "leaves": leaves}, separators=(",", ":"))
-        for member in self.hub.of(key):
-            if member.alive:
-                member.conn.send(
-                    Message(member.topic, "presence_diff", None, payload_json=payload_json)
-                )
+        self.hub.fan_out(key, "presence_diff", payload_json)

@@ -52,9 +52,17 @@ def _check(topic: Any, event: Any) -> tuple[str, str]:
     return topic, event
 
 
+def loads(data: str | bytes) -> Any:
+    """json.loads, with nesting too deep for the parser reported as bad JSON (ValueError)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def decode_text(data: str, vsn: str) -> Message:
     try:
-        raw = json.loads(data)
+        raw = loads(data)
     except ValueError as exc:
         raise FrameError(f"invalid JSON: {exc}") from exc
     if vsn == V2:
@@ -91,7 +99,7 @@ def decode_binary(data: bytes) -> Message:
     payload: Any = None
     if encoding == ENCODING_JSON:
         try:
-            payload = json.loads(body) if body else {}
+            payload = loads(body) if body else {}
         except ValueError as exc:
             raise FrameError("binary broadcast payload is not JSON") from exc
     elif encoding != ENCODING_BINARY:
@@ -99,7 +107,7 @@ def decode_binary(data: bytes) -> Message:
     outer: dict[str, Any] = {"type": "broadcast", "event": user_event, "payload": payload}
     if meta:
         try:
-            outer["meta"] = json.loads(meta)
+            outer["meta"] = loads(meta)
         except ValueError:
             pass
     msg = Message(
@@ -112,6 +120,17 @@ def decode_binary(data: bytes) -> Message:
         encoding=encoding,
     )
     return msg
+
+
+class Binary(bytes):
+    """An encoded binary frame (v2 user broadcast). Plain `bytes` are text frames
+    (UTF-8 JSON): frames are queued as bytes, so one encoding serves every socket."""
+
+
+def frame_bytes(msg: Message, vsn: str) -> bytes:
+    """`msg` as the bytes of one WebSocket frame (Binary for a binary frame)."""
+    out = encode(msg, vsn)
+    return Binary(out) if isinstance(out, bytes) else out.encode()
 
 
 def encode(msg: Message, vsn: str) -> str | bytes:

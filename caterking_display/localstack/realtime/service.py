@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -10,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
+from ..gateway import BodyTooLarge, read_capped
 from ..tokens import TokenError, verify
 from .authorization import authorize
 from .broadcast import Hub
@@ -17,10 +19,19 @@ from .channel import Channel
 from .postgres_changes import MAX_RECORD_BYTES, Catalog, Registry
 from .presence import Presence
 from .replication import Change, Relation, ReplicationStream
-from .serializers import V1, V2, Message
+from .serializers import V1, V2, Message, loads
 from .socket import Connection
 
 log = logging.getLogger(__name__)
+
+# Limits (docs/security.md). Hosted Supabase allows 100 channels per connection and a
+# broadcast payload of 256 KB (free plan) to 3 MB; a board uses one channel with two
+# bindings and sends announcements of a few hundred bytes.
+MAX_CHANNELS = 100  # per socket
+MAX_BINDINGS = 100  # postgres_changes bindings per channel
+MAX_QUEUED_BYTES = 8 << 20  # frames waiting for one socket; over it, the socket is dropped
+MAX_MESSAGE_BYTES = 256 << 10  # one broadcast payload (WebSocket or REST)
+MAX_HTTP_BODY_BYTES = 1 << 20  # one REST broadcast request
 
 
 async def _configure(conn: Any) -> None:
@@ -37,6 +48,11 @@ class RealtimeService:
         max_frame_bytes: int = 1 << 20,
         heartbeat_timeout_s: float = 60.0,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        max_channels: int = MAX_CHANNELS,
+        max_bindings: int = MAX_BINDINGS,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_http_body_bytes: int = MAX_HTTP_BODY_BYTES,
     ) -> None:
         self.db_dsn = db_dsn
         self.jwt_secret = jwt_secret
@@ -44,6 +60,11 @@ class RealtimeService:
         self.max_frame_bytes = max_frame_bytes
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.max_record_bytes = max_record_bytes
+        self.max_channels = max_channels
+        self.max_bindings = max_bindings
+        self.max_queued_bytes = max_queued_bytes
+        self.max_message_bytes = max_message_bytes
+        self.max_http_body_bytes = max_http_body_bytes
         self.hub = Hub()
         self.presence = Presence(self.hub)
         self.connections: set[Connection] = set()
@@ -79,7 +100,13 @@ class RealtimeService:
         for conn in list(self.connections):
             conn.closed = True
             with contextlib.suppress(Exception):
-                await conn.ws.close(code=1001, message=b"server shutting down")
+                # A client that does not read would hold the close (and the shutdown).
+                await asyncio.wait_for(
+                    conn.ws.close(code=1001, message=b"server shutting down"), 2.0
+                )
+            if conn.transport is not None:
+                # close() waits to flush what the client never reads: abort drops it.
+                conn.transport.abort()
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
@@ -179,7 +206,9 @@ class RealtimeService:
         )
         await ws.prepare(request)
         assert apikey is not None
-        conn = Connection(self, ws, vsn, apikey)
+        conn = Connection(
+            self, ws, vsn, apikey, transport=request.transport, peer=request.remote or "?"
+        )
         self.connections.add(conn)
         try:
             await conn.run()
@@ -201,13 +230,34 @@ class RealtimeService:
         pol = await authorize(self.auth_pool, topic, str(claims.get("role")), claims)
         return bool(pol.write)
 
-    def _send(self, topic: str, event: str, payload: Any, private: bool) -> None:
-        msg = Message(
-            f"realtime:{topic}",
-            "broadcast",
-            {"type": "broadcast", "event": event, "payload": payload},
+    def _send(self, topic: str, event: str, payload_json: str, private: bool) -> None:
+        msg = Message(f"realtime:{topic}", "broadcast", None)
+        msg.payload_json = (
+            f'{{"type":"broadcast","event":{json.dumps(event)},"payload":{payload_json}}}'
         )
         self.hub.broadcast((private, msg.topic), msg, None)
+
+    def _too_large(self, what: str, size: int, most: int) -> web.Response:
+        return web.json_response(
+            {"error": "Payload too large", "message": f"{what} is {size} bytes; at most {most}"},
+            status=413,
+        )
+
+    async def _body(self, request: web.Request) -> bytes | web.Response:
+        """The request body, or 413 when it is over the limit (not read past it)."""
+        try:
+            return await read_capped(request, self.max_http_body_bytes)
+        except BodyTooLarge as exc:
+            return self._too_large("the request body", exc.size, self.max_http_body_bytes)
+
+    def _payload_json(self, payload: Any) -> str | web.Response:
+        try:
+            text = json.dumps(payload, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError):
+            return web.json_response({"error": "payload must be JSON"}, status=400)
+        if len(text) > self.max_message_bytes:
+            return self._too_large("a message payload", len(text), self.max_message_bytes)
+        return text
 
     async def http_broadcast(self, request: web.Request) -> web.Response:
         """realtime-py's `http_send`: one message, topic and event in the path."""
@@ -217,16 +267,21 @@ class RealtimeService:
             return web.json_response({"error": exc.message}, status=401)
         if request.content_type == "application/octet-stream":
             return web.json_response({"error": "binary payloads are not supported"}, status=415)
-        body = await request.read()
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
         try:
-            payload = json.loads(body) if body else {}
+            payload = loads(body) if body else {}
         except ValueError:
             return web.json_response({"error": "payload must be JSON"}, status=400)
+        payload_json = self._payload_json(payload)
+        if isinstance(payload_json, web.Response):
+            return payload_json
         topic, event = request.match_info["topic"], request.match_info["event"]
         private = request.query.get("private") == "true"
         if not await self._may_write(topic, private, claims):
             return web.json_response({"error": "Unauthorized"}, status=401)
-        self._send(topic, event, payload, private)
+        self._send(topic, event, payload_json, private)
         return web.Response(status=202)
 
     async def http_broadcast_batch(self, request: web.Request) -> web.Response:
@@ -236,8 +291,11 @@ class RealtimeService:
             claims = self._http_claims(request)
         except TokenError as exc:
             return web.json_response({"error": exc.message}, status=401)
+        raw = await self._body(request)
+        if isinstance(raw, web.Response):
+            return raw
         try:
-            body = json.loads(await request.read() or b"null")
+            body = loads(raw or b"null")
         except ValueError:
             return web.json_response({"error": "body must be JSON"}, status=400)
         messages = body.get("messages") if isinstance(body, dict) else None
@@ -259,9 +317,12 @@ class RealtimeService:
                     status=400,
                 )
             private = m.get("private") in (True, "true")
+            payload_json = self._payload_json(m.get("payload", {}))
+            if isinstance(payload_json, web.Response):
+                return payload_json
             if not await self._may_write(m["topic"], private, claims):
                 return web.json_response({"error": "Unauthorized"}, status=401)
-            checked.append((m["topic"], m["event"], m.get("payload", {}), private))
+            checked.append((m["topic"], m["event"], payload_json, private))
         for topic, event, payload, private in checked:
             self._send(topic, event, payload, private)
         return web.Response(status=202)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -16,30 +17,73 @@ from .authorization import authorize
 from .broadcast import valid_broadcast
 from .channel import Channel
 from .postgres_changes import BindingError, parse_binding, validate_binding
-from .serializers import FrameError, Message, decode_binary, decode_text, encode, reply
+from .serializers import (
+    Binary,
+    FrameError,
+    Message,
+    decode_binary,
+    decode_text,
+    frame_bytes,
+    reply,
+)
 
 if TYPE_CHECKING:
     from .service import RealtimeService
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUE = 10_000
+MAX_QUEUE = 10_000  # frames waiting for one socket, whatever their size
 SUBSCRIBED = "Subscribed to PostgreSQL"
+TOO_MANY_CHANNELS = "ChannelRateLimitReached: Too many channels"
+CLOSE_GRACE_S = 5.0  # a close the client does not complete in this long is forced
+# Presence metas are kept and sent to every later joiner: small and shallow only.
+MAX_PRESENCE_BYTES = 16 * 1024
+MAX_PRESENCE_DEPTH = 32
+
+
+def nested_within(value: Any, depth: int) -> bool:
+    """Whether `value` nests lists/objects at most `depth` levels (iterative)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if level > depth:
+            return False
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+    return True
 
 
 class Connection:
     def __init__(
-        self, service: RealtimeService, ws: web.WebSocketResponse, vsn: str, apikey: str
+        self,
+        service: RealtimeService,
+        ws: web.WebSocketResponse,
+        vsn: str,
+        apikey: str,
+        *,
+        transport: asyncio.Transport | None = None,
+        peer: str = "?",
     ) -> None:
         self.service = service
         self.ws = ws
         self.vsn = vsn
         self.apikey = apikey
+        self.transport = transport
+        self.peer = peer
         self.channels: dict[str, Channel] = {}
-        # Outgoing frames; one writer task drains it (None = close the socket).
-        self.queue: deque[str | bytes | None] = deque()
+        # Outgoing frames, encoded (bytes shared with every other socket that gets the
+        # same frame); one writer task drains it (None = close the socket).
+        self.queue: deque[bytes | None] = deque()
+        self.queued_bytes = 0  # bytes queued or being written: the budget counts these
         self._queued = asyncio.Event()
         self.closed = False
+        self.last_heartbeat = asyncio.get_running_loop().time()
+        self._refusals: set[str] = set()
 
     # --- output -------------------------------------------------------------------------
 
@@ -47,56 +91,105 @@ class Connection:
         if self.closed:
             return
         try:
-            frame = encode(msg, self.vsn)
-        except (TypeError, ValueError) as exc:
+            frame = frame_bytes(msg, self.vsn)
+        except (TypeError, ValueError, RecursionError) as exc:
             log.warning("could not encode %s: %s", msg.event, exc)
             return
         self.send_frame(frame)
 
-    def send_frame(self, frame: str | bytes) -> None:
-        """Queue an encoded frame (the same object may go to many sockets)."""
+    def send_frame(self, frame: bytes) -> None:
+        """Queue an encoded frame (the same object may go to many sockets). A client
+        that lets more than its budget pile up is not reading: it is disconnected."""
         if self.closed:
             return
+        self.queued_bytes += len(frame)
+        budget = self.service.max_queued_bytes
+        if self.queued_bytes > budget:
+            self.drop(f"over its budget of {budget} queued bytes (not reading)")
+            return
         if len(self.queue) >= MAX_QUEUE:
-            log.warning("realtime client too slow; closing")
-            self.closed = True
-            self.queue.append(None)
-        else:
-            self.queue.append(frame)
+            self.drop(f"over {MAX_QUEUE} queued frames (not reading)")
+            return
+        self.queue.append(frame)
         self._queued.set()
+
+    def drop(self, reason: str) -> None:
+        """End the connection now, without waiting for the client: what was queued for
+        it is released at once."""
+        log.warning("realtime client %s disconnected: %s", self.peer, reason)
+        self.closed = True
+        self.queue.clear()
+        self.queued_bytes = 0
+        if self.transport is not None:
+            self.transport.abort()
+        self.queue.append(None)
+        self._queued.set()
+
+    def close_soon(self, reason: str) -> None:
+        """A polite close (the client gets a close frame); forced if it does not finish."""
+        if self.closed:
+            return
+        log.info("realtime client %s: %s; closing", self.peer, reason)
+        self.closed = True
+        self.queue.append(None)
+        self._queued.set()
+
+        def force() -> None:
+            # A transport that is closing still waits to flush what a deaf client never
+            # reads; abort drops it and ends the connection.
+            if self.transport is not None:
+                self.transport.abort()
+
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_S, force)
 
     def reply(self, msg: Message, status: str, response: Any) -> None:
         self.send(reply(msg.topic, msg.ref, msg.join_ref, status, response))
 
     async def writer(self) -> None:
         queue = self.queue
-        while True:
-            await self._queued.wait()
-            self._queued.clear()
-            while queue:
-                frame = queue.popleft()
-                if frame is None:
-                    await self.ws.close()
-                    return
-                # Yields only when the transport's buffer is full (flow control).
-                if isinstance(frame, bytes):
-                    await self.ws.send_bytes(frame)
-                else:
-                    await self.ws.send_str(frame)
+        ws = self.ws
+        try:
+            while True:
+                await self._queued.wait()
+                self._queued.clear()
+                while queue:
+                    frame = queue.popleft()
+                    if frame is None:
+                        await ws.close()
+                        return
+                    # Yields only when the transport's buffer is full (flow control).
+                    try:
+                        if isinstance(frame, Binary):
+                            await ws.send_frame(frame, WSMsgType.BINARY)
+                        else:
+                            await ws.send_frame(frame, WSMsgType.TEXT)
+                    finally:
+                        self.queued_bytes = max(0, self.queued_bytes - len(frame))
+        except (ConnectionError, RuntimeError) as exc:  # the transport went away
+            log.debug("realtime writer for %s ended: %s", self.peer, exc)
+            self.closed = True
+
+    async def watchdog(self) -> None:
+        """Phoenix's heartbeat timeout: a client that sends no heartbeat for this long is
+        gone (answering WebSocket pings is not enough)."""
+        loop = asyncio.get_running_loop()
+        timeout = self.service.heartbeat_timeout_s
+        while not self.closed:
+            left = self.last_heartbeat + timeout - loop.time()
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            self.close_soon(f"no heartbeat for {timeout:g} s")
+            return
 
     # --- input --------------------------------------------------------------------------
 
     async def run(self) -> None:
         writer = asyncio.create_task(self.writer(), name="realtime-ws-writer")
+        watchdog = asyncio.create_task(self.watchdog(), name="realtime-ws-watchdog")
         try:
             while not self.closed:
-                try:
-                    wmsg = await self.ws.receive(timeout=self.service.heartbeat_timeout_s)
-                except TimeoutError:
-                    log.info(
-                        "realtime socket idle for %.0fs; closing", self.service.heartbeat_timeout_s
-                    )
-                    break
+                wmsg = await self.ws.receive()
                 if wmsg.type == WSMsgType.TEXT:
                     await self.handle_frame(wmsg.data, binary=False)
                 elif wmsg.type == WSMsgType.BINARY:
@@ -104,19 +197,26 @@ class Connection:
                 elif wmsg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                     break
                 elif wmsg.type == WSMsgType.ERROR:
-                    log.info("realtime socket error: %s", wmsg.data)
+                    log.info("realtime socket error from %s: %s", self.peer, wmsg.data)
                     break
         finally:
             self.closed = True
             for ch in list(self.channels.values()):
                 self.service.drop_channel(ch)
             self.channels.clear()
+            self.queue.clear()
+            self.queued_bytes = 0
+            watchdog.cancel()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watchdog
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
-                    await self.ws.close()
+                    await asyncio.wait_for(self.ws.close(), CLOSE_GRACE_S)
+            if self.transport is not None:
+                self.transport.abort()  # nothing may stay buffered for a gone client
 
     async def handle_frame(self, data: Any, *, binary: bool) -> None:
         try:
@@ -133,6 +233,7 @@ class Connection:
     async def route(self, msg: Message) -> None:
         if msg.topic == "phoenix":
             if msg.event == "heartbeat":
+                self.last_heartbeat = asyncio.get_running_loop().time()
                 self.reply(msg, "ok", {})
             else:
                 self.reply(msg, "error", {"reason": "unmatched topic"})
@@ -196,11 +297,37 @@ class Connection:
 
         ch.expiry = loop.call_later(delay, fire)
 
+    def _refused(self, what: str) -> None:
+        """Log a refused limit once per socket (an attacker repeats it thousands of times)."""
+        if what not in self._refusals:
+            self._refusals.add(what)
+            log.warning("realtime client %s refused: %s", self.peer, what)
+
     async def join(self, msg: Message) -> None:
         payload = msg.payload if isinstance(msg.payload, dict) else {}
+        limit = self.service.max_channels
+        if msg.topic not in self.channels and len(self.channels) >= limit:
+            self._refused(f"more than {limit} channels on one socket")
+            self.reply(msg, "error", {"reason": TOO_MANY_CHANNELS})
+            return
         ch = Channel(self, msg.topic, msg.join_ref or msg.ref, payload.get("config"))
         if not ch.name:
             self.reply(msg, "error", {"reason": "TopicNameRequired: You must provide a topic name"})
+            return
+        most = self.service.max_bindings
+        if len(ch.raw_bindings) > most:
+            self._refused(f"more than {most} postgres_changes bindings in one channel")
+            reason = (
+                "Unable to subscribe to changes with given parameters: too many "
+                f"postgres_changes bindings in one channel ({len(ch.raw_bindings)}; "
+                f"at most {most})"
+            )
+            self.reply(msg, "error", {"reason": reason})
+            return
+        try:
+            bindings = [parse_binding(raw) for raw in ch.raw_bindings]
+        except BindingError as exc:
+            self.reply(msg, "error", {"reason": str(exc)})
             return
         token = payload.get("access_token")
         if not isinstance(token, str) or not token or token.startswith("sb_"):
@@ -221,7 +348,7 @@ class Connection:
                 self.reply(msg, "error", {"reason": reason})
                 return
             ch.can_write = pol.write
-        ch.bindings = [parse_binding(raw) for raw in ch.raw_bindings]
+        ch.bindings = bindings
         old = self.channels.get(msg.topic)
         self.channels[msg.topic] = ch
         echoed = []
@@ -246,6 +373,8 @@ class Connection:
             for b in ch.bindings:
                 await validate_binding(b, self.service.catalog)
         except BindingError as exc:
+            # Not subscribed (a token refresh that fails here ends the old subscription).
+            self.service.registry.remove(ch)
             ch.system("postgres_changes", "error", str(exc))
             return
         if not ch.alive:
@@ -285,6 +414,18 @@ class Connection:
         if not valid_broadcast(msg.payload):
             self.reply(msg, "error", {"reason": "Broadcast payload must be a map with an event"})
             return
+        try:
+            msg.payload_json = json.dumps(msg.payload, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError):
+            self.reply(msg, "error", {"reason": "Broadcast payload must be JSON"})
+            return
+        size = len(msg.binary) if msg.binary is not None else len(msg.payload_json)
+        most = self.service.max_message_bytes
+        if size > most:
+            self._refused(f"broadcast payload over {most} bytes")
+            reason = f"PayloadTooLarge: a broadcast payload may be at most {most} bytes ({size})"
+            self.reply(msg, "error", {"reason": reason})
+            return
         if ch.private and not ch.can_write:
             # Not relayed. A sender waiting for an ack gets an error instead of silence.
             if ch.broadcast_ack:
@@ -308,6 +449,15 @@ class Connection:
             data = payload.get("payload")
             if not isinstance(data, dict):
                 self.reply(msg, "error", {"reason": "Presence track payload must be a map"})
+                return
+            if not nested_within(data, MAX_PRESENCE_DEPTH):
+                reason = f"Presence track payload is nested deeper than {MAX_PRESENCE_DEPTH}"
+                self.reply(msg, "error", {"reason": reason})
+                return
+            size = len(json.dumps(data, separators=(",", ":")))
+            if size > MAX_PRESENCE_BYTES:
+                reason = f"PayloadTooLarge: a presence payload may be at most {MAX_PRESENCE_BYTES} bytes ({size})"
+                self.reply(msg, "error", {"reason": reason})
                 return
             self.service.presence.track(ch, data)
             self.reply(msg, "ok", {})

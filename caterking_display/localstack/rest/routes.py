@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from caterking_display.localstack import tokens
 from caterking_display.localstack.db import request_tx
 from caterking_display.localstack.gateway import (
+    BodyTooLarge,
     api_key,
     bearer,
     gateway_refusal,
+    read_capped,
     rest_query_pairs,
 )
 from caterking_display.localstack.rest import query as q
@@ -29,6 +32,7 @@ from caterking_display.localstack.rest.errors import RestError, from_db_error, p
 log = logging.getLogger(__name__)
 
 SINGLE_MEDIA = "application/vnd.pgrst.object+json"
+MAX_BODY_BYTES = 16 << 20  # bulk inserts of a few thousand tasks fit many times over
 JSON_CT = "application/json; charset=utf-8"
 
 
@@ -46,14 +50,113 @@ class Ctx:
         return "role" in self.claims
 
 
+# Preferences the local stack honours (tx=rollback is accepted and, as with PostgREST's
+# default db-tx-end, not applied); the ones PostgREST has and this stack has not would
+# change the result, so they are refused rather than ignored.
+KNOWN_PREFERENCES = {
+    "return": {"representation", "minimal"},
+    "count": {"exact", "planned", "estimated"},
+    "resolution": {"merge-duplicates", "ignore-duplicates"},
+    "missing": {"default", "null"},
+    "tx": {"commit", "rollback"},
+    "handling": {"lenient", "strict"},
+}
+UNIMPLEMENTED_PREFERENCES = {"return=headers-only", "timezone", "params"}
+
+
 def _prefer(request: web.Request) -> dict[str, str]:
     out: dict[str, str] = {}
+    invalid: list[str] = []
     for header in request.headers.getall("Prefer", []):
         for part in header.split(","):
-            k, _, v = part.strip().partition("=")
-            if k:
-                out[k.strip().lower()] = v.strip()
+            item = part.strip()
+            k, _, v = item.partition("=")
+            k, v = k.strip().lower(), v.strip()
+            if not k:
+                continue
+            if k in UNIMPLEMENTED_PREFERENCES or f"{k}={v}" in UNIMPLEMENTED_PREFERENCES:
+                raise _not_implemented(f"Prefer: {item}")
+            if k == "max-affected":
+                if not v.isdigit():
+                    invalid.append(item)
+            elif v not in KNOWN_PREFERENCES.get(k, ()):
+                invalid.append(item)
+            out[k] = v
+    if invalid and out.get("handling") == "strict":
+        raise RestError(
+            400,
+            "PGRST122",
+            "Invalid preferences given with handling=strict",
+            "Invalid preferences: " + ", ".join(invalid),
+        )
     return out
+
+
+# What the local stack answers: JSON, as an array or (vnd.pgrst.object) one object.
+# PostgREST also speaks CSV, GeoJSON, OpenAPI and EXPLAIN plans; asked only for those,
+# this stack refuses (406, PGRST107) rather than answer JSON the caller did not want.
+_JSON_MEDIA = frozenset(
+    {
+        "",
+        "*/*",
+        "application/*",
+        "application/json",
+        "application/vnd.pgrst.array",
+        "application/vnd.pgrst.array+json",
+    }
+)
+_OBJECT_MEDIA = frozenset({"application/vnd.pgrst.object", "application/vnd.pgrst.object+json"})
+
+
+def _negotiate(accept_headers: list[str]) -> bool:
+    """Whether one object is asked for (vnd.pgrst.object); RestError 406 if no media type
+    the local stack produces is acceptable."""
+    ranges = []
+    for header in accept_headers or [""]:
+        for part in header.split(","):
+            media, _, params = part.strip().partition(";")
+            q = 1.0
+            for param in params.split(";"):
+                k, _, v = param.strip().partition("=")
+                if k.strip().lower() == "q":
+                    try:
+                        q = float(v)
+                    except ValueError:
+                        q = 1.0
+            ranges.append((media.strip().lower(), q))
+    wanted = [m for m, q in ranges if q > 0]
+    if any(m in _OBJECT_MEDIA for m in wanted):
+        return True
+    if any(m in _JSON_MEDIA for m in wanted) or not ranges:
+        return False
+    listed = ", ".join(m for m, _ in ranges if m) or "none"
+    raise RestError(
+        406,
+        "PGRST107",
+        f"None of these media types are available: {listed}",
+        hint="The local stack answers application/json (or application/vnd.pgrst.object+json)",
+    )
+
+
+def _not_implemented(what: str) -> RestError:
+    """PostgREST's answer for a feature it lacks; the local stack lacks more of them."""
+    return RestError(400, "PGRST127", "Feature not implemented", f"{what} (the local stack)")
+
+
+def _page(ctx: Ctx, rq: q.ReadQuery) -> None:
+    """A `Range: a-b` request header (PostgREST's other way to page) into offset/limit."""
+    header = ctx.request.headers.get("Range")
+    if header is None:
+        return
+    m = re.fullmatch(r"\s*(?:items=)?(\d+)-(\d*)\s*", header)
+    if m is None or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+        raise RestError(416, "PGRST103", "Requested range not satisfiable", f"Range: {header}")
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else None
+    rq.offset = max(rq.offset, start) if rq.offset else start
+    if end is not None:
+        span = end - start + 1
+        rq.limit = span if rq.limit is None else min(rq.limit, span)
 
 
 def _json_response(
@@ -133,8 +236,8 @@ class RestService:
         pairs = rest_query_pairs(
             parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)
         )
-        accept = request.headers.get("Accept", "")
-        return Ctx(request, claims, role, pairs, _prefer(request), SINGLE_MEDIA in accept)
+        single = _negotiate(request.headers.getall("Accept", []))
+        return Ctx(request, claims, role, pairs, _prefer(request), single)
 
     async def _guard(self, request: web.Request, fn: Any) -> web.StreamResponse:
         refused = gateway_refusal(request, self.jwt_secret)
@@ -173,8 +276,20 @@ class RestService:
             read_only=read_only,
         )
 
+    async def _raw_body(self, ctx: Ctx) -> bytes:
+        try:
+            return await read_capped(ctx.request, MAX_BODY_BYTES)
+        except BodyTooLarge as exc:
+            raise RestError(
+                413,
+                "PGRST102",
+                "Request body too large",
+                f"The body is {exc.size} bytes or more; the local stack takes at most "
+                f"{MAX_BODY_BYTES}",
+            ) from exc
+
     async def _body(self, ctx: Ctx) -> Any:
-        raw = await ctx.request.read()
+        raw = await self._raw_body(ctx)
         if not raw.strip():
             return None
         try:
@@ -232,6 +347,7 @@ class RestService:
         rq = q.parse_query(ctx.pairs)
         if rq.on_conflict is not None or rq.columns is not None:
             raise parse_error("on_conflict and columns are for writes")
+        _page(ctx, rq)
         params: list[Any] = []
         select = q.render_select(rq.select, table, table.name)
         where = q.render_filter(rq.where, table, params)
@@ -324,6 +440,14 @@ class RestService:
                 body = None
             if ctx.single and n != 1:
                 raise _single_error(n)  # rolls the transaction back, as PostgREST does
+            most = ctx.prefer.get("max-affected", "")
+            if ctx.prefer.get("handling") == "strict" and most.isdigit() and n > int(most):
+                raise RestError(  # rolls back too
+                    400,
+                    "PGRST124",
+                    "Query result exceeds max-affected preference constraint",
+                    f"The query affects {n} rows",
+                )
         headers = {}
         if ctx.prefer.get("count"):
             headers["Content-Range"] = f"*/{n}"
@@ -338,6 +462,7 @@ class RestService:
         rq = q.parse_query(ctx.pairs)
         if rq.where.items:
             raise parse_error("filters are not allowed on inserts")
+        self._whole_set_only(ctx, rq)
         payload = await self._body(ctx)
         if isinstance(payload, dict):
             rows = [payload]
@@ -420,9 +545,17 @@ class RestService:
             pass
         return await self._write(ctx, table, dml, params, rq, 201)
 
+    @staticmethod
+    def _whole_set_only(ctx: Ctx, rq: q.ReadQuery) -> None:
+        """PostgREST can limit an update or delete (limit + order); this stack cannot, and
+        must not silently change every matching row instead."""
+        if rq.limit is not None or rq.offset or rq.order or "Range" in ctx.request.headers:
+            raise _not_implemented(f"limit, offset, order or Range on {ctx.request.method}")
+
     async def _update(self, ctx: Ctx) -> web.StreamResponse:
         table = await self._table(ctx.request.match_info["table"])
         rq = q.parse_query(ctx.pairs)
+        self._whole_set_only(ctx, rq)
         payload = await self._body(ctx)
         if payload is None:
             payload = {}
@@ -451,7 +584,8 @@ class RestService:
     async def _delete(self, ctx: Ctx) -> web.StreamResponse:
         table = await self._table(ctx.request.match_info["table"])
         rq = q.parse_query(ctx.pairs)
-        await ctx.request.read()  # supabase-py sends `{}`; ignored
+        self._whole_set_only(ctx, rq)
+        await self._raw_body(ctx)  # supabase-py sends `{}`; ignored
         params: list[Any] = []
         where = q.render_filter(rq.where, table, params)
         dml = sql.SQL("delete from {} where {}").format(q.table_ident(table), where)
@@ -460,6 +594,10 @@ class RestService:
     # -- rpc --------------------------------------------------------------------------------
 
     async def _rpc(self, ctx: Ctx) -> web.StreamResponse:
+        """A function call. As PostgREST: POST takes the arguments from the body and every
+        query parameter shapes the result; GET takes the function's own parameters from
+        the query and the rest shape the result. For a set of rows: select, filters,
+        order, limit/offset (or Range) and Prefer count, applied to the function's rows."""
         name = ctx.request.match_info["fn"]
         method = ctx.request.method
         if method == "POST":
@@ -473,43 +611,128 @@ class RestService:
                     "Empty or invalid json",
                     "RPC arguments are a JSON object of named arguments",
                 )
-            args = payload
+            args: dict[str, Any] = payload
+            fn = await self._find_function(name, args)
+            shaping = ctx.pairs
         else:
-            rq = q.parse_query(ctx.pairs, filters=False)
-            args = dict(rq.extra)
-        fn = await self._find_function(name, args)
+            params = [(k, v) for k, v in ctx.pairs if k not in q.RESERVED]
+            fn, args = await self._find_function_for_query(name, params)
+            shaping = [(k, v) for k, v in ctx.pairs if k not in args]
+        rq = q.parse_query(shaping)
+        if rq.on_conflict is not None or rq.columns is not None:
+            raise parse_error("on_conflict and columns are for writes")
+        _page(ctx, rq)
+        want_count = ctx.prefer.get("count") in ("exact", "planned", "estimated")
         call_args = sql.SQL(", ").join(
             sql.SQL("{} => %s::{}").format(sql.Identifier(a), sql.SQL(fn.arg_types[a]))
             for a in args
         )
         values = [_arg_value(args[a], fn.arg_types[a]) for a in args]
         call = sql.SQL("{}({})").format(sql.Identifier("public", name), call_args)
-        if fn.returns_void:
-            stmt: sql.Composable = sql.SQL("select {}").format(call)
-        elif fn.returns_set and fn.composite:
-            stmt = sql.SQL("select coalesce(json_agg(_r), '[]')::text from {} _r").format(call)
-        elif fn.returns_set:
-            stmt = sql.SQL("select coalesce(json_agg(_r._v), '[]')::text from {} as _r(_v)").format(
-                call
-            )
-        elif fn.composite:
-            stmt = sql.SQL("select to_json(_r)::text from {} _r").format(call)
-        else:
-            stmt = sql.SQL("select to_json({})::text").format(call)
+        shaped = bool(rq.where.items or rq.order or rq.limit is not None or rq.offset or want_count)
+        star = len(rq.select) == 1 and rq.select[0].column is None
+        stmt, params, count_col = self._rpc_statement(
+            name, fn, call, values, rq, shaped, star, want_count
+        )
         async with self._tx(ctx, read_only=method != "POST") as conn:
-            cur = await conn.execute(stmt, values)
+            cur = await conn.execute(stmt, params)
             row = await cur.fetchone()
         if fn.returns_void:
             return _json_response(None, 204)
         body = "null" if row is None or row[0] is None else str(row[0])
+        headers: dict[str, str] = {}
+        status = 200
+        if fn.returns_set:
+            n = int(row[1]) if row is not None else 0
+            total = int(row[2]) if row is not None and count_col else None
+            headers["Content-Range"] = self._range(rq.offset, n, total)
+            if total is not None and n and (rq.offset > 0 or rq.offset + n < total):
+                status = 206
         if ctx.single and fn.returns_set:
             items = json.loads(body)
             if len(items) != 1:
                 raise _single_error(len(items))
             body = json.dumps(items[0])
-        return _json_response(body, 200)
+        return _json_response(body, status, headers)
 
-    async def _find_function(self, name: str, args: Mapping[str, Any]) -> _Function:
+    @staticmethod
+    def _rpc_statement(
+        name: str,
+        fn: _Function,
+        call: sql.Composable,
+        values: list[Any],
+        rq: q.ReadQuery,
+        shaped: bool,
+        star: bool,
+        want_count: bool,
+    ) -> tuple[sql.Composable, list[Any], bool]:
+        """(statement, parameters, whether it returns a total count)."""
+        if fn.returns_void:
+            if shaped or not star:
+                raise _not_implemented("select, filters, order or limit on a void function")
+            return sql.SQL("select {}").format(call), values, False
+        if fn.returns_set and fn.composite:
+            if not fn.columns:
+                raise _not_implemented("select or filters on a function returning bare records")
+            # The rows are named after the function, as PostgREST names them in errors.
+            rows = Table(name, fn.columns)
+            alias = sql.Identifier(name)
+            params = list(values)
+            where = q.render_filter(rq.where, rows, params)
+            select = q.render_select(rq.select, rows, name)
+            order = q.render_order(rq.order, rows)
+            page = sql.Composed([sql.SQL("select {} from _all {}{}").format(select, alias, order)])
+            if rq.limit is not None:
+                page += sql.SQL(" limit %s")
+                params.append(rq.limit)
+            if rq.offset:
+                page += sql.SQL(" offset %s")
+                params.append(rq.offset)
+            # The function runs once (materialized); the page and the count both read it.
+            stmt = sql.SQL(
+                "with _all as materialized (select {}.* from {} {} where {}) "
+                "select coalesce(json_agg(_t), '[]')::text, count(*), "
+                "(select count(*) from _all) from ({}) _t"
+            ).format(alias, call, alias, where, page)
+            return stmt, params, want_count
+        if fn.returns_set:
+            # A set of scalars has no columns: only paging applies.
+            if rq.where.items or rq.order or not star:
+                raise _not_implemented("select, filters or order on a function returning scalars")
+            params = list(values)
+            page = sql.Composed([sql.SQL("select _v from _all")])
+            if rq.limit is not None:
+                page += sql.SQL(" limit %s")
+                params.append(rq.limit)
+            if rq.offset:
+                page += sql.SQL(" offset %s")
+                params.append(rq.offset)
+            stmt = sql.SQL(
+                "with _all as materialized (select _r._v from {} as _r(_v)) "
+                "select coalesce(json_agg(_t._v), '[]')::text, count(*), "
+                "(select count(*) from _all) from ({}) _t"
+            ).format(call, page)
+            return stmt, params, want_count
+        if shaped:
+            raise _not_implemented(
+                "filters, order, limit or count on a function returning one value"
+            )
+        if fn.composite:
+            if star or not fn.columns:
+                if not star:
+                    raise _not_implemented("select on a function returning a bare record")
+                stmt = sql.SQL("select to_json(_r)::text from {} _r").format(call)
+            else:
+                select = q.render_select(rq.select, Table(name, fn.columns), name)
+                stmt = sql.SQL("select to_json(_t)::text from (select {} from {} {}) _t").format(
+                    select, call, sql.Identifier(name)
+                )
+            return stmt, values, False
+        if not star:
+            raise _not_implemented("select on a function returning a scalar")
+        return sql.SQL("select to_json({})::text").format(call), values, False
+
+    async def _functions(self, name: str) -> list[_Function]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "select coalesce(p.proargnames, '{}'::text[]), "
@@ -517,37 +740,66 @@ class RestService:
                 "array(select format_type(u.t, null) from unnest(p.proargtypes::oid[]) "
                 "  with ordinality u(t, o) order by u.o), "
                 "p.pronargdefaults, p.proretset, t.typtype in ('c', 'p') "
-                "  and p.prorettype <> 'void'::regtype, p.prorettype = 'void'::regtype "
+                "  and p.prorettype <> 'void'::regtype, p.prorettype = 'void'::regtype, "
+                "array(select format_type(u.t, null) from "
+                "  unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) "
+                "  with ordinality u(t, o) order by u.o), "
+                "array(select a.attname::text from pg_attribute a where a.attrelid = t.typrelid "
+                "  and a.attnum > 0 and not a.attisdropped order by a.attnum), "
+                "array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+                "  where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped "
+                "  order by a.attnum) "
                 "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
                 "join pg_type t on t.oid = p.prorettype "
                 "where n.nspname = 'public' and p.proname = %s and p.prokind = 'f'",
                 (name,),
             )
             rows = await cur.fetchall()
-        given = set(args)
-        candidates: list[_Function] = []
-        for names, modes, in_types, n_defaults, retset, composite, void in rows:
+        out = []
+        for (
+            names,
+            modes,
+            in_types,
+            n_defaults,
+            retset,
+            composite,
+            void,
+            all_types,
+            cnames,
+            ctypes,
+        ) in rows:
             modes = list(modes) or ["i"] * len(in_types)
             all_names = list(names) + [""] * (len(modes) - len(names))
             in_names = [
                 nm for nm, md in zip(all_names, modes, strict=False) if md in ("i", "b", "v")
             ]
-            fn = _Function(
-                dict(zip(in_names, in_types, strict=False)),
-                in_names[: len(in_names) - int(n_defaults)],
-                bool(retset),
-                bool(composite),
-                bool(void),
+            if cnames:
+                columns = dict(zip(cnames, ctypes, strict=False))
+            else:  # RETURNS TABLE (...) or OUT parameters
+                columns = {
+                    nm: ty
+                    for nm, md, ty in zip(all_names, modes, all_types, strict=False)
+                    if md in ("o", "b", "t") and nm
+                }
+            out.append(
+                _Function(
+                    dict(zip(in_names, in_types, strict=False)),
+                    in_names[: len(in_names) - int(n_defaults)],
+                    bool(retset),
+                    bool(composite),
+                    bool(void),
+                    columns,
+                )
             )
-            candidates.append(fn)
-            if given <= set(fn.arg_types) - {""} and set(fn.required) <= given:
-                return fn
+        return out
+
+    def _no_function(self, name: str, given: set[str], candidates: list[_Function]) -> RestError:
         listed = ", ".join(sorted(given))
         hint = None
         if candidates:
             params = ", ".join(n for n in candidates[0].arg_types if n)
             hint = f"Perhaps you meant to call the function public.{name}({params})"
-        raise RestError(
+        return RestError(
             404,
             "PGRST202",
             f"Could not find the function public.{name}({listed}) in the schema cache",
@@ -555,6 +807,32 @@ class RestService:
             "single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
             hint,
         )
+
+    async def _find_function(self, name: str, args: Mapping[str, Any]) -> _Function:
+        candidates = await self._functions(name)
+        given = set(args)
+        for fn in candidates:
+            if given <= set(fn.arg_types) - {""} and set(fn.required) <= given:
+                return fn
+        raise self._no_function(name, given, candidates)
+
+    async def _find_function_for_query(
+        self, name: str, params: list[tuple[str, str]]
+    ) -> tuple[_Function, dict[str, Any]]:
+        """GET: the overload whose parameters the query names; the query's other keys
+        are filters on its result."""
+        candidates = await self._functions(name)
+        keys = {k for k, _ in params}
+        best: tuple[_Function, dict[str, Any]] | None = None
+        for fn in candidates:
+            named = keys & (set(fn.arg_types) - {""})
+            if not set(fn.required) <= named:
+                continue
+            if best is None or len(named) > len(best[1]):
+                best = (fn, {k: v for k, v in params if k in named})
+        if best is None:
+            raise self._no_function(name, keys, candidates)
+        return best
 
 
 @dataclass
@@ -564,3 +842,4 @@ class _Function:
     returns_set: bool
     composite: bool
     returns_void: bool
+    columns: dict[str, str]  # of each row it returns (composite results), in order

@@ -14,6 +14,7 @@ import pytest
 from caterking_display.backend import SupabaseBackend
 from caterking_display.domain.clock import Clock, SystemClock
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.ratelimit import AuthLimits
 from caterking_display.localstack.stack import LocalStack
 from caterking_display.store import BoardStore
 from caterking_display.sync import SyncEngine, SyncSettings
@@ -29,7 +30,13 @@ def sync_stack(
     """The sync tests' own stack: their fault injection must not disturb other tests."""
     with (
         cloned_database(pg_server, "sy") as url,
-        StackThread(LocalStack(tmp_path_factory.mktemp("sync-stack"), db_url=url)) as s,
+        StackThread(
+            LocalStack(
+                tmp_path_factory.mktemp("sync-stack"),
+                db_url=url,
+                auth_limits=AuthLimits.unlimited(),  # many sign-ins from 127.0.0.1
+            )
+        ) as s,
     ):
         yield s
 

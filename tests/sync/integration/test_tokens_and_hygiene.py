@@ -17,6 +17,7 @@ import pytest
 
 from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_display.localstack.ratelimit import AuthLimits
 from caterking_display.localstack.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import TEMPLATE_DB, Kitchen, add_task, seed_kitchen
@@ -37,7 +38,12 @@ def short_jwt_stack(
     data_dir: Path = tmp_path_factory.mktemp("short-jwt")
     try:
         with StackThread(
-            LocalStack(data_dir, db_url=pg_server.url(name), jwt_expiry=JWT_EXPIRY)
+            LocalStack(
+                data_dir,
+                db_url=pg_server.url(name),
+                jwt_expiry=JWT_EXPIRY,
+                auth_limits=AuthLimits.unlimited(),  # hundreds of refreshes from 127.0.0.1
+            )
         ) as s:
             yield s
     finally:
