@@ -82,8 +82,9 @@ def test_device_cannot_write_other_tenant(conn: Any, two: tuple[Kitchen, Kitchen
     with as_claims(conn, admin_b):
         cur = conn.execute("update tasks set title = 'hacked' where id = %s", (a_task,))
         assert cur.rowcount == 0
-        cur = conn.execute("delete from tasks where id = %s", (a_task,))
-        assert cur.rowcount == 0
+    # Delete: nobody but service_role may delete tasks at all (0006).
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), as_claims(conn, admin_b):
+        conn.execute("delete from tasks where id = %s", (a_task,))
     assert task_row(conn, a_task)["title"] == "Dice onions"
 
 
