@@ -1,37 +1,58 @@
 # Everything a fresh clone needs: only python3 (>= 3.11), git and make.
+#   make install   the board only, as a kitchen display installs it
+#   make demo      + the kitchen server: a whole kitchen on this machine
+#   make test      + test, lint and type tools: lint, types, the whole suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+BOARD := $(VENV)/.installed-board
+SERVER := $(VENV)/.installed-server
+DEV := $(VENV)/.installed-dev
 
-.PHONY: test lint typecheck pytest demo serve clean install
+.PHONY: test lint typecheck layers pytest demo serve clean install lock
 
-install: $(STAMP)
+install: $(BOARD)
 
-$(STAMP): pyproject.toml requirements.lock
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(BOARD): $(VENV)/bin/python pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
-	@touch $(STAMP)
+	@touch $@
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check caterking_display tests bench
-	$(VENV)/bin/ruff format --check caterking_display tests bench
+$(SERVER): $(BOARD) requirements-server.lock
+	$(PY) -m pip install --quiet -r requirements-server.lock
+	@touch $@
 
-typecheck: $(STAMP)
-	$(VENV)/bin/mypy caterking_display
+$(DEV): $(SERVER) requirements-dev.lock
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	@touch $@
 
-pytest: $(STAMP)
+lint: $(DEV)
+	$(VENV)/bin/ruff check caterking_display caterking_server caterking_schema tests bench tools
+	$(VENV)/bin/ruff format --check caterking_display caterking_server caterking_schema tests bench tools
+
+typecheck: $(DEV)
+	$(VENV)/bin/mypy caterking_display caterking_server caterking_schema
+
+layers: $(DEV)
+	$(VENV)/bin/lint-imports
+
+pytest: $(DEV)
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup -rs
 
-test: lint typecheck pytest
+test: lint typecheck layers pytest
 
-demo: $(STAMP)
-	$(VENV)/bin/caterking-display demo
+demo: $(SERVER)
+	$(VENV)/bin/caterking-server demo
 
-serve: $(STAMP)
-	$(VENV)/bin/caterking-display serve --seed demo
+serve: $(SERVER)
+	$(VENV)/bin/caterking-server serve --seed demo
+
+lock: $(DEV)
+	$(PY) tools/lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Abuse cases against `caterking-display serve`: what one hostile client on the kitchen
+"""Abuse cases against `caterking-server serve`: what one hostile client on the kitchen
 LAN costs everybody else.
 
 Starts `serve` in its own process (embedded PostgreSQL on a temp data dir, or
@@ -52,8 +52,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from caterking_display.localstack import tokens  # noqa: E402
-from caterking_display.localstack.embedded_pg import free_port  # noqa: E402
+from caterking_server import tokens  # noqa: E402
+from caterking_server.embedded_pg import free_port  # noqa: E402
 
 CASES = ("flood", "teardown", "slow", "device", "signin")
 
@@ -95,7 +95,7 @@ SMOKE = Sizes(
 
 
 class Server:
-    """`caterking-display serve` in its own process; its stderr goes to `log_path`."""
+    """`caterking-server serve` in its own process; its stderr goes to `log_path`."""
 
     def __init__(
         self,
@@ -110,7 +110,7 @@ class Server:
         cmd = [sys.executable]
         if profile:
             cmd += ["-m", "cProfile", "-o", profile]
-        cmd += ["-m", "caterking_display.cli", "serve", "--port", str(port)]
+        cmd += ["-m", "caterking_server.cli", "serve", "--port", str(port)]
         cmd += ["--data-dir", str(data_dir)]
         if db_url:
             cmd += ["--db-url", db_url]

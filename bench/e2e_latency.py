@@ -1,6 +1,6 @@
 """End-to-end sync latency: client A acts, client B's store shows it.
 
-Runs `caterking-display serve` (embedded Postgres) as a subprocess on a temp data dir,
+Runs `caterking-server serve` (embedded Postgres) as a subprocess on a temp data dir,
 so the process RSS measured here is the sync clients' only. Prints a table:
 
 - store-to-store latency p50/p95/p99 over N actions with 2 and 10 clients
@@ -58,7 +58,7 @@ class Stack:
 
     async def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [sys.executable, "-m", "caterking_display.cli", "serve", "--data-dir",
+            [sys.executable, "-m", "caterking_server.cli", "serve", "--data-dir",
              str(self.data_dir), "--port", str(self.port)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -41,15 +41,15 @@ from typing import Any
 
 import psycopg
 
-from caterking_display.kitchen_catalogue import (
+from caterking_schema.migrate import migrate
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.kitchen_catalogue import (
     SIMILAR_JOBS,
     PrepJob,
     chef_speed,
     draw_job,
     prep_minutes,
 )
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.schema.migrate import migrate
 
 DAY0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # a Monday, 06:00
 LEARN_TRIGGERS = ("tasks_learn_insert", "tasks_learn_update", "tasks_learn_delete")

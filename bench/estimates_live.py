@@ -1,6 +1,6 @@
 """Live estimates: a completion on board A → the changed estimate on board B.
 
-Runs `caterking-display serve` as a subprocess (embedded Postgres, temp data dir), signs
+Runs `caterking-server serve` as a subprocess (embedded Postgres, temp data dir), signs
 in two sync engines as displays of one kitchen, and for each of N completions made by
 engine A (claimed some minutes earlier, so each is a real prep duration) measures the
 time until engine B's store holds the estimate row that the completion changed

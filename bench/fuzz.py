@@ -1,4 +1,4 @@
-"""Property-based fuzzing of `caterking-display serve` with Hypothesis: Realtime frames
+"""Property-based fuzzing of `caterking-server serve` with Hypothesis: Realtime frames
 (vsn 1.0.0 and 2.0.0, text and binary), REST query strings, headers and bodies, Auth
 requests. Strategies: tests/fuzzing.py (the suite runs a small sample of the same).
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.abuse import Server, make_display, seed  # noqa: E402
-from caterking_display.localstack.embedded_pg import free_port  # noqa: E402
+from caterking_server.embedded_pg import free_port  # noqa: E402
 from tests.fuzzing import (  # noqa: E402
     Outcome,
     auth_cases,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psycopg
 
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.schema.migrate import migrate
+from caterking_schema.migrate import migrate
+from caterking_server.embedded_pg import EmbeddedPostgres
 
 QUERY = "select exists(select 1 from public.tasks where id = %s)"
 

@@ -1,6 +1,6 @@
 """Commit-to-client latency of the local stack's Realtime postgres_changes.
 
-Starts `caterking-display serve` (embedded Postgres with wal_level=logical, the whole
+Starts `caterking-server serve` (embedded Postgres with wal_level=logical, the whole
 stack) in its own process on a fresh data dir, then from this process subscribes N raw
 WebSocket clients (vsn 1.0.0, one display device JWT each with its own `sub`, private
 kitchen channel, `kitchen_id=eq.<id>` filter, so RLS is checked for each distinct claims
@@ -38,18 +38,18 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from caterking_display.localstack import tokens  # noqa: E402
-from caterking_display.localstack.embedded_pg import free_port  # noqa: E402
+from caterking_server import tokens  # noqa: E402
+from caterking_server.embedded_pg import free_port  # noqa: E402
 
 
 class Server:
-    """`caterking-display serve` in its own process (the stack as a person runs it)."""
+    """`caterking-server serve` in its own process (the stack as a person runs it)."""
 
     def __init__(self, data_dir: Path, port: int, profile: str | None) -> None:
         cmd = [sys.executable]
         if profile:
             cmd += ["-m", "cProfile", "-o", profile]
-        cmd += ["-m", "caterking_display.cli", "serve", "--port", str(port)]
+        cmd += ["-m", "caterking_server.cli", "serve", "--port", str(port)]
         cmd += ["--data-dir", str(data_dir)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.data_dir = data_dir
@@ -268,7 +268,7 @@ def main() -> int:
                 break
     print(
         f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"{args.seconds:g} s per case; server = `caterking-display serve` in its own process"
+        f"{args.seconds:g} s per case; server = `caterking-server serve` in its own process"
     )
     print(
         f"{'clients':>7} {'chg/s':>6} {'recv/exp':>13} {'p50 ms':>7} {'p95 ms':>7} "

@@ -1,6 +1,6 @@
 """What a station tablet costs the host, and how fast a tap shows on another board.
 
-Starts `caterking-display serve` (temp data dir) and `caterking-display web`, opens N
+Starts `caterking-server serve` (temp data dir) and `caterking-display web`, opens N
 browser tabs in Debian's chromium (Playwright), signs each in as its own display, then:
 
 - memory: PSS of each tab's board process (its whole process tree) on the host;

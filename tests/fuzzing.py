@@ -1,6 +1,6 @@
 """Hypothesis strategies and drivers for fuzzing the local stack (issue 10): Realtime
 frames (both serializers, text and binary), REST query strings, headers and bodies, and
-Auth bodies. Shared by tests/localstack/test_fuzz.py (a small sample, against an
+Auth bodies. Shared by tests/server/test_fuzz.py (a small sample, against an
 in-process stack) and bench/fuzz.py (10,000+ cases per surface, against `serve`).
 
 A driver sends one generated case and records what came back; it never raises for the
@@ -681,7 +681,7 @@ def run_realtime(
 def fresh_tokens(secret: str, tenant: str, kitchen: str, anon: str, service: str) -> list[str]:
     """anon first (the apikey), then service, a display, a display of nowhere, an expired
     one and one signed with another secret."""
-    from caterking_display.localstack import tokens as t
+    from caterking_server import tokens as t
 
     now = int(time.time())
     display = {

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.stack import LocalStack
 from tests.pg import TEMPLATE_DB, Kitchen
 
 

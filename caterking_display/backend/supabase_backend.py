@@ -41,7 +41,7 @@ def _now_unix() -> float:
 
 
 class SupabaseBackend:
-    """Talks to one Supabase project (hosted or ``caterking-display serve``).
+    """Talks to one Supabase project (hosted or ``caterking-server serve``).
 
     ``url`` is the project URL (``http://127.0.0.1:54321``), ``anon_key`` its anon key.
     After ``sign_in``/``refresh`` (or ``set_session``) REST calls carry the user's token.

@@ -1074,9 +1074,7 @@ class BoardApp(App[None], inherit_bindings=False):
         if problem is not None:
             self._ask_sign_in(problem)
 
-    def attach(
-        self, store: BoardSource, *, on_action_enqueued: Callable[[], None]
-    ) -> None:
+    def attach(self, store: BoardSource, *, on_action_enqueued: Callable[[], None]) -> None:
         """Show this board (a browser tab after sign-in): its store and outbox."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()

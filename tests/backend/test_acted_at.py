@@ -17,8 +17,8 @@ from caterking_display.backend import SupabaseBackend
 from caterking_display.backend.supabase_backend import iso_time
 from caterking_display.backend.types import ServerRefused
 from caterking_display.domain.actions import Action, Outcome
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.stack import LocalStack
 from tests.pg import Kitchen, add_task, connect, seed_kitchen, task_row
 from tests.stack import StackThread, cloned_database, create_display
 
@@ -26,7 +26,7 @@ from tests.stack import StackThread, cloned_database, create_display
 def schema_v1_actions_sql() -> str:
     """The action functions exactly as migration 0001 created them (4 public args)."""
     sql = (
-        resources.files("caterking_display.schema.migrations")
+        resources.files("caterking_schema.migrations")
         .joinpath("0001_kitchen_contract.sql")
         .read_text("utf-8")
     )

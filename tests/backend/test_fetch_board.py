@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from caterking_display.backend import SupabaseBackend
 from caterking_display.backend import supabase_backend as sb
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.pg import Kitchen, add_task, connect
 from tests.stack import create_display
 

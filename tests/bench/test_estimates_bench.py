@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bench.estimates import main
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_server.embedded_pg import EmbeddedPostgres
 from tests.stack import cloned_database
 
 

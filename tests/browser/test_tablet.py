@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from caterking_display.app_main import tablet_data_dir
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.e2e.boards import live_board, until
 from tests.faultproxy import FaultProxy, free_port
 from tests.pg import Kitchen, add_task, connect

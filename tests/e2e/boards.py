@@ -12,7 +12,7 @@ from caterking_display.app_main import build
 from caterking_display.config import Config
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState, SyncStatus
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests import waiting
 from tests.pg import Kitchen
 from tests.stack import create_display

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from caterking_display.cli import main
 from caterking_display.domain.sync_status import SyncStatus
-from caterking_display.localstack.stack import LocalStack
-from caterking_display.simulate import ANNOUNCEMENTS, KitchenSimulator, make_announcement
 from caterking_display.ui.widgets.announcement import Announcement
+from caterking_server.cli import main
+from caterking_server.simulate import ANNOUNCEMENTS, KitchenSimulator, make_announcement
+from caterking_server.stack import LocalStack
 from tests.e2e.boards import live_board, until
 from tests.pg import Kitchen, connect, seed_kitchen
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_server.embedded_pg import EmbeddedPostgres
 from tests.stack import cloned_database
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import httpx
 import psutil
 import pytest
 
-from caterking_display import demo
-from caterking_display.cli import main
+from caterking_server import demo
+from caterking_server.cli import main
 
 
 def test_attach_without_a_running_demo_says_what_to_do(
@@ -20,7 +20,7 @@ def test_attach_without_a_running_demo_says_what_to_do(
     assert main(["demo", "--attach", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err == (
-        "error: no demo is running: start `caterking-display demo` in another terminal first\n"
+        "error: no demo is running: start `caterking-server demo` in another terminal first\n"
     )
 
 
@@ -88,7 +88,7 @@ def test_each_board_gets_its_own_store(tmp_path: Path) -> None:
 
 
 def test_defaults_share_the_serve_data_dir() -> None:
-    from caterking_display.localstack.serve import default_data_dir
+    from caterking_server.serve import default_data_dir
 
     assert demo.demo_stack_dir(None) == default_data_dir()
     parser = argparse.ArgumentParser()
@@ -101,7 +101,7 @@ def test_default_dirs_are_created_wherever_they_live(
 ) -> None:
     # By default the boards live under <data>/demo and the stack under serve's own
     # default (<data>/stack): neither may be assumed to exist on a fresh machine.
-    from caterking_display.localstack import serve
+    from caterking_server import serve
 
     monkeypatch.setattr(demo.platformdirs, "user_data_dir", lambda _app: str(tmp_path / "u"))
     monkeypatch.setattr(serve, "default_data_dir", lambda: tmp_path / "u" / "stack")

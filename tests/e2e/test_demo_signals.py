@@ -1,4 +1,4 @@
-"""`caterking-display demo` in a real terminal (a pty) as a subprocess: however it ends —
+"""`caterking-server demo` in a real terminal (a pty) as a subprocess: however it ends —
 SIGTERM, SIGINT, or its terminal closing — it stops the stack it started and leaves no
 process behind (issue 10, item 11). Its files are this user's only (item 6)."""
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from caterking_display import demo
-from caterking_display.localstack.embedded_pg import free_port
+from caterking_server import demo
+from caterking_server.embedded_pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ class DemoInPty:
             [
                 sys.executable,
                 "-m",
-                "caterking_display.cli",
+                "caterking_server.cli",
                 "demo",
                 "--data-dir",
                 str(data_dir),

@@ -14,7 +14,7 @@ import httpx
 
 from caterking_display.config import load
 from caterking_display.device_setup import SetupDraft, Step, check_draft, save
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.faultproxy import free_port
 from tests.pg import Kitchen, add_task, connect
 from tests.stack import create_display

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from caterking_display.cli import main
-from caterking_display.localstack.embedded_pg import free_port
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.embedded_pg import free_port
+from caterking_server.stack import LocalStack
 from tests.pg import Kitchen, add_task, connect
 from tests.stack import create_display
 

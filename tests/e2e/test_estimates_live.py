@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from caterking_display.localstack.stack import LocalStack
 from caterking_display.ui.screens.confirm import ConfirmScreen
+from caterking_server.stack import LocalStack
 from tests.e2e.boards import live_board, until
 from tests.pg import SERVICE, Kitchen, add_task, as_claims, connect
 

@@ -16,9 +16,9 @@ from caterking_display.domain.actions import Action
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState
 from caterking_display.domain.task import Priority, Staff, Status, Task
-from caterking_display.localstack.embedded_pg import free_port
 from caterking_display.store import BoardStore
 from caterking_display.ui.widgets.connection_banner import ConnectionBanner
+from caterking_server.embedded_pg import free_port
 from tests.e2e.boards import until
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from caterking_display.cli import main
-from caterking_display.kitchen_catalogue import NOTES, NOTES_BY_TITLE, allergens_for
-from caterking_display.localstack.embedded_pg import free_port
-from caterking_display.localstack.stack import LocalStack
-from caterking_display.simulate import KitchenSimulator
+from caterking_server.cli import main
+from caterking_server.embedded_pg import free_port
+from caterking_server.kitchen_catalogue import NOTES, NOTES_BY_TITLE, allergens_for
+from caterking_server.simulate import KitchenSimulator
+from caterking_server.stack import LocalStack
 from tests.pg import Kitchen, connect
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from caterking_display.domain.task import Status
-from caterking_display.localstack.stack import LocalStack
 from caterking_display.ui.widgets.task_card import TaskCard
+from caterking_server.stack import LocalStack
 from tests.e2e.boards import live_board, until
 from tests.pg import Kitchen, add_task, connect
 

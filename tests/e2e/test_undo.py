@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from caterking_display.domain.task import Status
-from caterking_display.localstack.stack import LocalStack
 from caterking_display.ui.screens.staff_picker import StaffPicker
+from caterking_server.stack import LocalStack
 from tests.e2e.boards import live_board, until
 from tests.faultproxy import FaultProxy
 from tests.pg import Kitchen, add_task, connect

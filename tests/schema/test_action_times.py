@@ -12,9 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.localstack.stack import LocalStack
-from caterking_display.schema.migrate import apply_base, migrations
+from caterking_schema.migrate import apply_base, migrations
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.stack import LocalStack
 from tests.pg import (
     NOT_SENT,
     SERVICE,

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from caterking_display.domain.task import ALLERGEN_WORDS
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.pg import Kitchen, add_task, as_claims, connect, device_claims, task_row
 
 

@@ -8,10 +8,10 @@ import psycopg
 import pytest
 from postgrest.exceptions import APIError
 
-from caterking_display.localstack.stack import LocalStack
-from tests.localstack.helpers import admin_client, anon_client, display_client
+from caterking_server.stack import LocalStack
 from tests.pg import ANON, SERVICE, Kitchen, add_task, connect, seed_kitchen
 from tests.schema.prep import History, est_row, estimate_for
+from tests.server.helpers import admin_client, anon_client, display_client
 
 KEYS = {"p50_minutes", "p90_minutes", "basis", "similar_to", "samples", "kind"}
 

@@ -1,4 +1,4 @@
-"""`caterking-display estimates rebuild`, and migration 0004 on a database with history:
+"""`caterking-server estimates rebuild`, and migration 0004 on a database with history:
 recomputing from the tasks gives exactly what the triggers kept."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from caterking_display.cli import main
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres, free_port
-from caterking_display.schema.migrate import apply_base, migrate, migrations
+from caterking_schema.migrate import apply_base, migrate, migrations
+from caterking_server.cli import main
+from caterking_server.embedded_pg import EmbeddedPostgres, free_port
 from tests.pg import Kitchen, add_task, connect, seed_kitchen, task_row
 from tests.schema.prep import BASE, History, est_row, samples
 
@@ -137,7 +137,7 @@ def test_cli_errors_are_one_line(
     assert err.startswith("error: cannot connect to the database:") and err.count("\n") == 1
     assert main(["estimates", "rebuild", "--db-url", pg_server.dsn]) == 1
     err = capsys.readouterr().err
-    assert "run `caterking-display migrate` first" in err and err.count("\n") == 1
+    assert "run `caterking-server migrate` first" in err and err.count("\n") == 1
 
 
 def test_migration_learns_from_the_history_there_is(pg_server: EmbeddedPostgres) -> None:

@@ -1,4 +1,4 @@
-"""`caterking-display migrate` on a blank database: applies, then applies nothing."""
+"""`caterking-server migrate` on a blank database: applies, then applies nothing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import uuid
 import psycopg
 import pytest
 
-from caterking_display.cli import main
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres, free_port
-from caterking_display.schema.migrate import migrations
+from caterking_schema.migrate import migrations
+from caterking_server.cli import main
+from caterking_server.embedded_pg import EmbeddedPostgres, free_port
 
 
 def test_migrate_twice_on_plain_postgres(

@@ -106,7 +106,7 @@ def test_tasks_kind_is_indexed_btree_and_trigram(conn: Any) -> None:
 def test_the_catalogues_variants_are_one_kind_and_its_similar_jobs_are_near(conn: Any) -> None:
     """The simulator and the benchmark rely on it: variants share their job's kind;
     similar jobs are another kind that pg_trgm finds (similarity >= 0.4, the threshold)."""
-    from caterking_display.kitchen_catalogue import SIMILAR_JOBS, TITLE_VARIANTS
+    from caterking_server.kitchen_catalogue import SIMILAR_JOBS, TITLE_VARIANTS
 
     for base, variants in TITLE_VARIANTS.items():
         for v in variants:

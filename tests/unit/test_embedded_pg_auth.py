@@ -7,7 +7,7 @@ import stat
 import psycopg
 import pytest
 
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
+from caterking_server.embedded_pg import EmbeddedPostgres
 
 
 def test_superuser_needs_the_password(pg_server: EmbeddedPostgres) -> None:

@@ -78,7 +78,7 @@ def test_allergens_that_are_not_a_list_raise_row_error(value: Any) -> None:
 
 
 def test_the_demo_catalogue_uses_known_words_in_the_canonical_order() -> None:
-    from caterking_display.kitchen_catalogue import (
+    from caterking_server.kitchen_catalogue import (
         ALLERGENS_BY_TITLE,
         NOTES_BY_TITLE,
         TASK_TEMPLATES,

@@ -13,11 +13,11 @@ import pytest
 
 from caterking_display.backend import SupabaseBackend
 from caterking_display.domain.clock import Clock, SystemClock
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.localstack.ratelimit import AuthLimits
-from caterking_display.localstack.stack import LocalStack
 from caterking_display.store import BoardStore
 from caterking_display.sync import SyncEngine, SyncSettings
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.ratelimit import AuthLimits
+from caterking_server.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import Kitchen, seed_kitchen
 from tests.stack import Device, StackThread, cloned_database, create_display

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from caterking_display.domain.sync_status import ConnectionState as S
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.pg import SERVICE, Kitchen, add_task, as_claims
 from tests.sync.integration.conftest import Clients
 from tests.waiting import until

@@ -15,8 +15,8 @@ from caterking_display.domain.actions import Action
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.domain.task import Status
-from caterking_display.localstack.stack import LocalStack
 from caterking_display.store import BoardStore
+from caterking_server.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import Kitchen, add_task
 from tests.stack import create_display

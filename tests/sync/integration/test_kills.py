@@ -18,7 +18,7 @@ import pytest
 
 from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.domain.task import Status
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.faultproxy import FaultProxy, free_port
 from tests.pg import Kitchen, add_task
 from tests.sync.integration.conftest import Clients, Device
@@ -86,7 +86,7 @@ def stack_proc_db(pg_server: Any) -> Any:
 
 def _serve(data_dir: Path, port: int, db_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "caterking_display.cli", "serve", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "caterking_server.cli", "serve", "--data-dir", str(data_dir),
          "--port", str(port), "--db-url", db_url],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -11,7 +11,7 @@ import psycopg
 from caterking_display.domain.actions import Action
 from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.domain.task import Status
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import Kitchen, add_task
 from tests.sync.integration.conftest import Clients

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from caterking_display.domain.sync_status import ConnectionState as S
-from caterking_display.localstack.embedded_pg import EmbeddedPostgres
-from caterking_display.localstack.ratelimit import AuthLimits
-from caterking_display.localstack.stack import LocalStack
+from caterking_server.embedded_pg import EmbeddedPostgres
+from caterking_server.ratelimit import AuthLimits
+from caterking_server.stack import LocalStack
 from tests.faultproxy import FaultProxy
 from tests.pg import TEMPLATE_DB, Kitchen, add_task, seed_kitchen
 from tests.stack import StackThread, create_display

@@ -1,5 +1,0 @@
-"""PostgREST-compatible `/rest/v1` for the local stack (supabase-protocol.md §3)."""
-
-from caterking_display.localstack.rest.routes import RestService
-
-__all__ = ["RestService"]
