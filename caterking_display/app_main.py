@@ -33,6 +33,7 @@ from caterking_display.config import (
 from caterking_display.device_setup import DeviceSetup
 from caterking_display.domain.clock import Clock, SystemClock
 from caterking_display.domain.setup import SetupDraft
+from caterking_display.domain.sync_status import Feed
 
 log = logging.getLogger("caterking_display")
 
@@ -121,6 +122,7 @@ def build(
             password=cfg.password,
             kitchen_id=cfg.kitchen_id,
             device=cfg.device_name,
+            feed=Feed(cfg.feed),
             **(sync_overrides or {}),
         ),
     )
@@ -305,6 +307,7 @@ async def _web_session(host: dict[str, Any], base: Path) -> int:
                 password=cfg.password,
                 kitchen_id=cfg.kitchen_id,
                 device=cfg.device_name,
+                feed=Feed(cfg.feed),
             ),
         )
         engine.on_status(app.set_status)

@@ -28,9 +28,11 @@ ENV_MAP = {
     "CATERKING_KITCHEN_ID": "device.kitchen_id",
     "CATERKING_STATION": "display.station",
     "CATERKING_DATA_DIR": "data_dir",
+    "CATERKING_FEED": "server.feed",
 }
 
 THEMES = ("dark", "high-contrast")
+FEEDS = ("auto", "broadcast", "postgres_changes")
 
 
 class ConfigError(ValueError):
@@ -59,6 +61,7 @@ class Config:
     alert_command: tuple[str, ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
+    feed: str = "auto"
 
     @property
     def store_path(self) -> Path:
@@ -235,6 +238,9 @@ def validate(values: dict[str, Any], path: Path) -> Config:
     theme = _opt_str(values, "display.theme") or "dark"
     if theme not in THEMES:
         raise ConfigError(f"display.theme: must be one of {', '.join(THEMES)}, got {theme!r}")
+    feed = _opt_str(values, "server.feed") or "auto"
+    if feed not in FEEDS:
+        raise ConfigError(f"server.feed: must be one of {', '.join(FEEDS)}, got {feed!r}")
     keymap = values.get("keys", {}) or {}
     if not isinstance(keymap, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()
@@ -263,6 +269,7 @@ def validate(values: dict[str, Any], path: Path) -> Config:
         alert_command=_command(values, "display.alert_command"),
         keymap=dict(keymap),
         config_path=path,
+        feed=feed,
     )
 
 
@@ -273,6 +280,9 @@ EXAMPLE = """\
 [server]
 url = "https://your-project.supabase.co"      # SUPABASE_URL
 anon_key = "eyJ..."                            # SUPABASE_ANON_KEY
+# feed = "auto"  # CATERKING_FEED: how changes arrive — "broadcast" (from the database,
+#                # scales to many displays), "postgres_changes", or "auto": broadcast
+#                # when the server proves it delivers them at join, else postgres_changes
 
 [device]
 email = "pass-display@yourkitchen.example"     # CATERKING_DEVICE_EMAIL

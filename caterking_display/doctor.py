@@ -16,6 +16,7 @@ from caterking_display.app_main import add_arguments as add_run_arguments
 from caterking_display.app_main import flags_from
 from caterking_display.config import Config, ConfigError, load
 from caterking_display.domain.clock import SystemClock
+from caterking_display.domain.sync_status import ConnectionState, Feed
 
 
 @dataclass
@@ -136,6 +137,56 @@ async def check_server(cfg: Config) -> list[Check]:
         await backend.aclose()
 
 
+FEED_WORDS = {
+    Feed.BROADCAST: "changes arrive as broadcasts from the database",
+    Feed.POSTGRES_CHANGES: "changes arrive by postgres_changes",
+}
+
+
+async def check_realtime(cfg: Config, timeout: float = 15.0) -> Check:  # noqa: ASYNC109
+    """Join the kitchen's channel as the board does (in memory: the store on disk is
+    not touched) and say how changes will arrive."""
+    from caterking_display.backend import SupabaseBackend
+    from caterking_display.store import BoardStore
+    from caterking_display.sync import SyncEngine, SyncSettings
+
+    store = BoardStore(None, SystemClock(), cfg.device_name)
+    engine = SyncEngine(
+        store,
+        SupabaseBackend(cfg.url, cfg.anon_key),
+        SystemClock(),
+        SyncSettings(
+            email=cfg.email,
+            password=cfg.password,
+            kitchen_id=cfg.kitchen_id,
+            device=f"{cfg.device_name} (doctor)",
+            feed=Feed(cfg.feed),
+        ),
+    )
+    live = asyncio.Event()  # live, or the first attempt failed: either way, an answer
+    engine.on_status(
+        lambda st: live.set() if st.state is ConnectionState.LIVE or st.last_error else None
+    )
+    engine.start()
+    try:
+        try:
+            await asyncio.wait_for(live.wait(), timeout)
+        except TimeoutError:
+            pass
+        if engine.status.state is not ConnectionState.LIVE:
+            why = engine.status.last_error or "no answer"
+            return Check("realtime", False, f"could not join the kitchen's channel: {why}")
+        feed = engine.status.feed or Feed.POSTGRES_CHANGES
+        words = FEED_WORDS[feed]
+        if cfg.feed == Feed.AUTO and feed is Feed.POSTGRES_CHANGES:
+            words += " (the server does not deliver database broadcasts: see docs)"
+        return Check("realtime", True, f"live; {words}")
+    finally:
+        await engine.stop()
+        await engine.backend.aclose()
+        store.close()
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         cfg = load(args.config, flags=flags_from(args))
@@ -145,6 +196,8 @@ def main(args: argparse.Namespace) -> int:
     checks = [Check("config", True, str(cfg.config_path))]
     checks += check_storage(cfg)
     checks += asyncio.run(check_server(cfg))
+    if all(c.ok for c in checks):
+        checks.append(asyncio.run(check_realtime(cfg)))
     for c in checks:
         print(f"{'✓' if c.ok else '✗'} {c.name:<11} {c.detail}")
     bad = [c for c in checks if not c.ok]

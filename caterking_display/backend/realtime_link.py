@@ -38,8 +38,40 @@ from caterking_display.backend.types import (
     SystemEvent,
     TransportError,
 )
+from caterking_display.domain.sync_status import Feed
 
 log = logging.getLogger(__name__)
+
+DB_EVENTS = frozenset({"INSERT", "UPDATE", "DELETE"})
+"""Broadcast events that carry a row change from the database (``realtime.send`` with
+the operation as the event, in ``realtime.broadcast_changes``' payload shape)."""
+
+
+def db_change(event: str, payload: dict[str, Any]) -> ChangeEvent | None:
+    """A database broadcast's payload (``{"operation", "schema", "table", "record",
+    "old_record"}``) as the ChangeEvent postgres_changes would have given; None when it
+    is not one."""
+    table = payload.get("table")
+    operation = payload.get("operation", event)
+    record = payload.get("record")
+    old = payload.get("old_record")
+    if (
+        not isinstance(table, str)
+        or operation != event
+        or payload.get("schema", "public") != "public"
+    ):
+        return None
+    if not isinstance(record, dict | None) or not isinstance(old, dict | None):
+        return None
+    if (record if event != "DELETE" else old) is None:
+        return None
+    return ChangeEvent(
+        table=table,
+        type=event,
+        record=record,
+        old_record=old,
+        commit_timestamp=None,
+    )
 
 
 def _safe(name: str, fn: Callable[..., Any]) -> Callable[..., None]:
@@ -131,10 +163,17 @@ class _Client(AsyncRealtimeClient):
 class RealtimeLink:
     """A joined ``kitchen:<id>`` private channel on its own socket."""
 
-    def __init__(self, client: _Client, handlers: LinkHandlers, device: str) -> None:
+    def __init__(
+        self,
+        client: _Client,
+        handlers: LinkHandlers,
+        device: str,
+        feed: Feed = Feed.POSTGRES_CHANGES,
+    ) -> None:
         self._client = client
         self._handlers = handlers
         self._device = device
+        self._feed = feed
         self._channel: AsyncRealtimeChannel | None = None
         self._closed = False
         self._subscribed = False
@@ -153,6 +192,7 @@ class RealtimeLink:
         handlers: LinkHandlers,
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
+        feed: Feed = Feed.POSTGRES_CHANGES,
     ) -> RealtimeLink:
         client = _Client(
             f"{url.rstrip('/')}/realtime/v1",
@@ -160,7 +200,7 @@ class RealtimeLink:
             hb_interval=heartbeat_interval,
             timeout=timeout,
         )
-        link = cls(client, handlers, device)
+        link = cls(client, handlers, device, feed)
         try:
             await link._open(kitchen_id, access_token, timeout, tenant_id)
         except BaseException:
@@ -202,19 +242,20 @@ class RealtimeLink:
             },
         )
         self._channel = channel
-        flt = f"kitchen_id=eq.{kitchen_id}"
-        on_pg = _safe("postgres_changes", self._on_pg)
-        channel.on_postgres_changes("*", on_pg, table="tasks", schema="public", filter=flt)  # type: ignore[arg-type]
-        channel.on_postgres_changes("*", on_pg, table="staff", schema="public", filter=flt)  # type: ignore[arg-type]
-        # Learned estimates are per tenant (row-level security scopes them either way).
-        est_filter = f"tenant_id=eq.{tenant_id}" if tenant_id else None
-        channel.on_postgres_changes(
-            "*",  # type: ignore[arg-type]
-            on_pg,
-            table="prep_estimates",
-            schema="public",
-            filter=est_filter,
-        )
+        if self._feed is Feed.POSTGRES_CHANGES:
+            flt = f"kitchen_id=eq.{kitchen_id}"
+            on_pg = _safe("postgres_changes", self._on_pg)
+            channel.on_postgres_changes("*", on_pg, table="tasks", schema="public", filter=flt)  # type: ignore[arg-type]
+            channel.on_postgres_changes("*", on_pg, table="staff", schema="public", filter=flt)  # type: ignore[arg-type]
+            # Learned estimates are per tenant (row-level security scopes them either way).
+            est_filter = f"tenant_id=eq.{tenant_id}" if tenant_id else None
+            channel.on_postgres_changes(
+                "*",  # type: ignore[arg-type]
+                on_pg,
+                table="prep_estimates",
+                schema="public",
+                filter=est_filter,
+            )
         channel.on_system(_safe("system", self._on_system))
         channel.on_broadcast("*", _safe("broadcast", self._on_broadcast))
         channel.on_presence_sync(_safe("presence", self._on_presence))
@@ -283,10 +324,20 @@ class RealtimeLink:
     def _on_broadcast(self, payload: Any) -> None:
         if not isinstance(payload, dict):
             return
+        event = str(payload.get("event"))
         inner = payload.get("payload")
-        self._handlers.on_broadcast(
-            str(payload.get("event")), inner if isinstance(inner, dict) else {}
-        )
+        inner = inner if isinstance(inner, dict) else {}
+        if event in DB_EVENTS:
+            # A change the database broadcast to the kitchen's channel (displays may not
+            # broadcast on it: migration 0008). Merged like any change: version-gated.
+            if self._feed is Feed.BROADCAST:
+                change = db_change(event, inner)
+                if change is None:
+                    log.warning("realtime: ignored a malformed %s broadcast", event)
+                else:
+                    self._handlers.on_change(change)
+            return
+        self._handlers.on_broadcast(event, inner)
 
     def _on_presence(self) -> None:
         if self._channel is None:

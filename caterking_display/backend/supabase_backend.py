@@ -21,6 +21,7 @@ from caterking_display.backend.types import (
     AuthExpired,
     AuthRejected,
     BoardSnapshot,
+    FeedUnavailable,
     Link,
     LinkHandlers,
     RpcResult,
@@ -29,6 +30,7 @@ from caterking_display.backend.types import (
     TransportError,
 )
 from caterking_display.domain.actions import Action, Outcome
+from caterking_display.domain.sync_status import Feed
 
 log = logging.getLogger(__name__)
 
@@ -386,6 +388,7 @@ class SupabaseBackend:
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
         tenant_id: str | None = None,
+        feed: Feed = Feed.POSTGRES_CHANGES,
     ) -> Link:
         from caterking_display.backend.realtime_link import RealtimeLink
 
@@ -399,7 +402,23 @@ class SupabaseBackend:
             handlers=handlers,
             heartbeat_interval=heartbeat_interval,
             timeout=timeout,
+            feed=feed,
         )
+
+    async def feed_probe(self, nonce: str, timeout: float) -> None:  # noqa: ASYNC109
+        resp, _ = await self._request(
+            "POST",
+            "/rest/v1/rpc/feed_probe",
+            json={"p_nonce": nonce},
+            headers=self._rest_headers(),
+            timeout=timeout,
+        )
+        try:
+            self._check(resp, "feed_probe")
+        except ServerRefused as exc:
+            if _lacks_function(exc):
+                raise FeedUnavailable("the database has no feed_probe (before 0007)") from exc
+            raise
 
     async def aclose(self) -> None:
         await self._http.aclose()

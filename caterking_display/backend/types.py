@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from caterking_display.domain.actions import Action, Outcome
+from caterking_display.domain.sync_status import Feed
 
 
 class BackendError(Exception):
@@ -45,6 +46,11 @@ class AuthRejected(BackendError):
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class FeedUnavailable(BackendError):
+    """The server cannot prove it delivers database broadcasts (no ``feed_probe``
+    function: a schema before migration 0007)."""
 
 
 class ServerRefused(BackendError):
@@ -85,7 +91,8 @@ class BoardSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ChangeEvent:
-    """One postgres_changes event, as plain data."""
+    """One change of a row, as plain data (from postgres_changes or a database
+    broadcast: the same facts either way)."""
 
     table: str
     type: str  # INSERT | UPDATE | DELETE
@@ -170,6 +177,18 @@ class Backend(Protocol):
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
         tenant_id: str | None = None,
-    ) -> Link: ...
+        feed: Feed = Feed.POSTGRES_CHANGES,
+    ) -> Link:
+        """Open a socket and join the kitchen's private channel. With
+        ``Feed.POSTGRES_CHANGES`` the join subscribes to the tables' changes (the
+        server then says "Subscribed to PostgreSQL"); with ``Feed.BROADCAST`` it listens
+        for the database's broadcasts only, and each arrives as a ``ChangeEvent``."""
+        ...
+
+    async def feed_probe(self, nonce: str, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the database to broadcast ``caterking_probe`` with ``{"nonce": nonce}``
+        to this display's kitchen channel. Raises FeedUnavailable when the schema has
+        no such function."""
+        ...
 
     async def aclose(self) -> None: ...

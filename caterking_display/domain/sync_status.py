@@ -18,6 +18,21 @@ class ErrorKind(StrEnum):
     INTERNAL = "internal"  # a bug in this app (logged)
 
 
+class Feed(StrEnum):
+    """How changes reach the board over Realtime.
+
+    ``BROADCAST``: the database sends each change of the kitchen to its private channel
+    (Supabase's "broadcast from the database"; access is checked once, at join).
+    ``POSTGRES_CHANGES``: the Realtime server reads the database's change stream and
+    checks every change for every subscriber (works on any Supabase project).
+    ``AUTO`` (configuration only): broadcast when the server proves it delivers them at
+    join, else postgres_changes."""
+
+    AUTO = "auto"
+    BROADCAST = "broadcast"
+    POSTGRES_CHANGES = "postgres_changes"
+
+
 class ConnectionState(StrEnum):
     CONNECTING = "connecting"
     LIVE = "live"
@@ -46,6 +61,7 @@ class SyncStatus:
     board_saved_at: datetime | None = None  # when the shown board was last confirmed
     announcement: str | None = None
     kitchen_name: str | None = None
+    feed: Feed | None = None  # how changes arrive on the current (or last) link
 
     @property
     def skew_warning(self) -> bool:

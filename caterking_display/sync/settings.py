@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from caterking_display.domain.sync_status import Feed
+
 
 @dataclass(frozen=True)
 class SyncSettings:
@@ -21,6 +23,11 @@ class SyncSettings:
     """Connect + join must answer within this."""
     live_timeout: float = 10.0
     """After the join, 'Subscribed to PostgreSQL' must arrive within this."""
+    feed: Feed = Feed.AUTO
+    """How changes arrive: database broadcasts when the server proves it delivers them,
+    else postgres_changes (auto), or one of them forced."""
+    probe_timeout: float = 3.0
+    """A broadcast probe must come back within this after the database accepted it."""
     rpc_timeout: float = 8.0
     fetch_timeout: float = 10.0
     backoff_base: float = 0.5

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from caterking_display.domain.clock import Clock
-from caterking_display.domain.sync_status import ConnectionState, ErrorKind, SyncStatus
+from caterking_display.domain.sync_status import ConnectionState, ErrorKind, Feed, SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,13 @@ class StatusTracker:
             error_code=None,
         )
 
-    def live(self) -> None:
+    def live(self, feed: Feed | None = None) -> None:
         self._ever_live = True
         self._failures = 0
         now = self._clock.now()
-        self._update(ConnectionState.LIVE, attempt=0, next_retry_at=None, last_sync_at=now)
+        self._update(
+            ConnectionState.LIVE, attempt=0, next_retry_at=None, last_sync_at=now, feed=feed
+        )
 
     def link_lost(self, error: str, kind: ErrorKind = ErrorKind.LINK) -> None:
         self._down_since_mono = self._clock.monotonic()

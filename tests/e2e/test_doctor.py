@@ -37,7 +37,32 @@ def test_all_good(
     out = capsys.readouterr().out
     for line in ("✓ server", "✓ sign-in", "✓ board", "✓ local store", "✓ data dir"):
         assert line in out
+    # The join is real: the board's own engine, and the feed it would use.
+    assert "✓ realtime    live; changes arrive" in out
     assert "All good" in out
+
+
+def test_a_forced_feed_the_server_lacks_is_a_problem(
+    stack: LocalStack,
+    kitchen: Kitchen,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dev = create_display(stack.url, stack.service_role_key, kitchen)
+    env(monkeypatch, stack.url, stack.anon_key, dev.email, dev.password)
+    monkeypatch.setenv("CATERKING_FEED", "broadcast")
+    if "feed_probe" in _functions(stack):
+        pytest.skip("this stack delivers database broadcasts")
+    assert main(["doctor", "--data-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "✗ realtime" in out and "database broadcasts are not delivered" in out
+
+
+def _functions(stack: LocalStack) -> set[str]:
+    with connect(stack.db_dsn) as conn:
+        rows = conn.execute("select proname from pg_proc").fetchall()
+    return {r["proname"] for r in rows}
 
 
 def test_wrong_password_and_unknown_station_say_what_to_fix(

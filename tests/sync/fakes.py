@@ -12,6 +12,7 @@ from typing import Any
 from caterking_display.backend.types import (
     BoardSnapshot,
     ChangeEvent,
+    FeedUnavailable,
     LinkHandlers,
     RpcResult,
     Session,
@@ -19,6 +20,7 @@ from caterking_display.backend.types import (
     TransportError,
 )
 from caterking_display.domain.actions import Action, Outcome
+from caterking_display.domain.sync_status import Feed
 from caterking_display.domain.task import Staff, Task
 
 
@@ -32,8 +34,9 @@ class Call:
 
 
 class FakeLink:
-    def __init__(self, handlers: LinkHandlers) -> None:
+    def __init__(self, handlers: LinkHandlers, feed: Feed = Feed.POSTGRES_CHANGES) -> None:
         self.handlers = handlers
+        self.feed = feed
         self._closed = False
         self.tokens: list[str] = []
         self.stalled_at: float | None = None  # set: heartbeat replies stop
@@ -80,6 +83,8 @@ class FakeBackend:
     refreshes: int = 0
     token_lifetime: float = 3600.0
     sign_in_error: Exception | None = None
+    broadcasts: bool = False  # the database and server deliver broadcasts (probe answers)
+    probes: list[str] = field(default_factory=list)
 
     @property
     def clock_skew(self) -> timedelta | None:
@@ -149,17 +154,28 @@ class FakeBackend:
         heartbeat_interval: float,
         timeout: float,  # noqa: ASYNC109
         tenant_id: str | None = None,
+        feed: Feed = Feed.POSTGRES_CHANGES,
     ) -> FakeLink:
         self.connects += 1
         if self.connect_gate is not None:
             await self.connect_gate.wait()
         if self.connect_errors:
             raise self.connect_errors.pop(0)
-        link = FakeLink(handlers)
+        link = FakeLink(handlers, feed)
         self.links.append(link)
-        if self.auto_ready:
+        if self.auto_ready and feed is Feed.POSTGRES_CHANGES:
             asyncio.get_running_loop().call_soon(link.pg_ready)
         return link
+
+    async def feed_probe(self, nonce: str, timeout: float) -> None:  # noqa: ASYNC109
+        self.probes.append(nonce)
+        if not self.broadcasts:
+            raise FeedUnavailable("no feed_probe in this schema")
+        link = self.links[-1]
+        if self.auto_ready and not link.closed:
+            asyncio.get_running_loop().call_soon(
+                link.handlers.on_broadcast, "caterking_probe", {"nonce": nonce}
+            )
 
     async def aclose(self) -> None:
         pass

@@ -12,6 +12,7 @@ from caterking_display.backend.types import AuthExpired, AuthRejected, RpcResult
 from caterking_display.domain.actions import Action
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState as S
+from caterking_display.domain.sync_status import Feed
 from caterking_display.sync import SyncEngine, SyncSettings
 from tests.store.factory import ME, STAFF, new_store, task, tid
 from tests.sync.fakes import Call, FakeBackend, transport
@@ -29,6 +30,7 @@ def settings(**kw: object) -> SyncSettings:
         join_timeout=0.5,
         auth_retry_seconds=0.1,
         rng=random.Random(5),
+        feed=Feed.POSTGRES_CHANGES,  # the feed choice has its own tests (test_feed.py)
     )
     base.update(kw)
     return SyncSettings(**base)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import pytest
 from caterking_display.backend.types import AuthExpired, RpcResult, ServerRefused, TransportError
 from caterking_display.domain.actions import Action, Outcome
 from caterking_display.domain.board import NoticeKind
+from caterking_display.domain.sync_status import Feed
 from caterking_display.domain.task import Status
 from caterking_display.store import BoardStore
 from caterking_display.sync.outbox import Outbox
@@ -32,7 +33,12 @@ from tests.sync.fakes import FakeBackend, transport
 
 def settings(**kw: object) -> SyncSettings:
     base: dict[str, object] = dict(
-        email="d@x", password="p", backoff_base=0.001, backoff_cap=0.01, rng=random.Random(3)
+        email="d@x",
+        password="p",
+        backoff_base=0.001,
+        backoff_cap=0.01,
+        rng=random.Random(3),
+        feed=Feed.POSTGRES_CHANGES,
     )
     base.update(kw)
     return SyncSettings(**base)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import psycopg
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.sync_status import ConnectionState as S
+from caterking_display.domain.sync_status import Feed
 from caterking_display.domain.task import Status
 from caterking_server.stack import LocalStack
 from tests.faultproxy import FaultProxy
@@ -125,7 +126,7 @@ async def test_a_silently_dropping_link_is_detected_within_15_seconds(
 async def test_malformed_and_unexpected_server_messages_are_ignored(
     clients: Clients, kitchen: Kitchen, db: psycopg.Connection[Any], proxy: FaultProxy
 ) -> None:
-    a = clients.make("pass-a")
+    a = clients.make("pass-a", feed=Feed.POSTGRES_CHANGES)  # injects postgres_changes frames
     await until(lambda: a.status.state is S.LIVE, 10)
     link = a.supervisor.link
     assert link is not None

@@ -1,0 +1,122 @@
+"""Which feed a board uses, and that it proves it before relying on it (fake backend;
+the real stack's tests are in tests/sync/integration/test_feed_modes.py)."""
+
+from __future__ import annotations
+
+import random
+
+from caterking_display.domain.actions import Action
+from caterking_display.domain.clock import SystemClock
+from caterking_display.domain.sync_status import ConnectionState as S
+from caterking_display.domain.sync_status import Feed
+from caterking_display.sync import SyncEngine, SyncSettings
+from tests.store.factory import ME, new_store, task, tid
+from tests.sync.fakes import FakeBackend
+from tests.waiting import until
+
+
+def engine(backend: FakeBackend, feed: Feed, **kw: object) -> SyncEngine:
+    settings = SyncSettings(
+        email="d@x",
+        password="p",
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        heartbeat_interval=0.2,
+        live_timeout=0.5,
+        join_timeout=0.5,
+        probe_timeout=0.3,
+        rng=random.Random(5),
+        feed=feed,
+        **kw,  # type: ignore[arg-type]
+    )
+    return SyncEngine(new_store(), backend, SystemClock(), settings)
+
+
+async def test_auto_uses_broadcasts_when_the_probe_comes_back() -> None:
+    backend = FakeBackend(broadcasts=True)
+    e = engine(backend, Feed.AUTO)
+    e.start()
+    try:
+        await until(lambda: e.status.state is S.LIVE, 5)
+        assert e.status.feed is Feed.BROADCAST
+        assert [link.feed for link in backend.links] == [Feed.BROADCAST]
+        assert len(backend.probes) == 1
+        # Changes arriving as broadcasts reach the store like any other.
+        t = task(1)
+        backend.links[0].change("tasks", "INSERT", t.to_row())
+        await until(lambda: e.store.get(tid(1)) is not None, 2)
+    finally:
+        await e.stop()
+
+
+async def test_auto_falls_back_to_postgres_changes_in_the_same_attempt() -> None:
+    backend = FakeBackend(broadcasts=False)  # a schema before the probe function
+    e = engine(backend, Feed.AUTO)
+    e.start()
+    try:
+        await until(lambda: e.status.state is S.LIVE, 5)
+        assert e.status.feed is Feed.POSTGRES_CHANGES
+        assert [link.feed for link in backend.links] == [Feed.BROADCAST, Feed.POSTGRES_CHANGES]
+        assert backend.links[0].closed and not backend.links[1].closed
+        assert e.status.attempt == 0 and e.status.last_error is None  # no failure shown
+        # A reconnect soon after does not try broadcasts again.
+        backend.links[1].server_close()
+        await until(lambda: len(backend.links) == 3 and e.status.state is S.LIVE, 5)
+        assert backend.links[2].feed is Feed.POSTGRES_CHANGES
+        assert len(backend.probes) == 1
+    finally:
+        await e.stop()
+
+
+async def test_a_probe_that_never_arrives_falls_back_too() -> None:
+    backend = FakeBackend(broadcasts=True, auto_ready=False)  # accepted, never delivered
+    e = engine(backend, Feed.AUTO)
+    e.start()
+    try:
+        await until(lambda: len(backend.links) == 2, 5)
+        backend.links[1].pg_ready()
+        await until(lambda: e.status.state is S.LIVE, 5)
+        assert e.status.feed is Feed.POSTGRES_CHANGES
+    finally:
+        await e.stop()
+
+
+async def test_forced_broadcast_fails_the_attempt_with_a_reason() -> None:
+    backend = FakeBackend(broadcasts=False)
+    e = engine(backend, Feed.BROADCAST)
+    e.start()
+    try:
+        await until(lambda: e.status.last_error is not None, 5)
+        assert "database broadcasts are not delivered" in (e.status.last_error or "")
+        assert e.status.state is not S.LIVE
+        assert all(link.feed is Feed.BROADCAST for link in backend.links)
+        # And once the server can, it goes live.
+        backend.broadcasts = True
+        await until(lambda: e.status.state is S.LIVE, 5)
+    finally:
+        await e.stop()
+
+
+async def test_forced_postgres_changes_never_probes() -> None:
+    backend = FakeBackend(broadcasts=True)
+    e = engine(backend, Feed.POSTGRES_CHANGES)
+    e.start()
+    try:
+        await until(lambda: e.status.state is S.LIVE, 5)
+        assert e.status.feed is Feed.POSTGRES_CHANGES and backend.probes == []
+    finally:
+        await e.stop()
+
+
+async def test_another_boards_probe_is_not_an_announcement() -> None:
+    backend = FakeBackend(broadcasts=True)
+    e = engine(backend, Feed.AUTO)
+    e.start()
+    try:
+        await until(lambda: e.status.state is S.LIVE, 5)
+        backend.links[0].handlers.on_broadcast("caterking_probe", {"nonce": "someone-else"})
+        backend.links[0].handlers.on_broadcast("announcement", {"message": "Fire table 4"})
+        await until(lambda: e.status.announcement == "Fire table 4", 2)
+        e.store.enqueue(Action.CLAIM, tid(1), ME)  # unrelated: the engine still works
+    finally:
+        await e.stop()
