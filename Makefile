@@ -1,17 +1,21 @@
 # Everything a fresh clone needs: only python3 (>= 3.11), git and make.
 #   make install   the board only, as a kitchen display installs it
+#   make install-web  + serving it to station tablets' browsers
 #   make demo      + the kitchen server: a whole kitchen on this machine
 #   make test      + test, lint and type tools: lint, types, the whole suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BOARD := $(VENV)/.installed-board
+WEB := $(VENV)/.installed-web
 SERVER := $(VENV)/.installed-server
 DEV := $(VENV)/.installed-dev
 
-.PHONY: test lint typecheck layers pytest demo serve clean install lock
+.PHONY: test lint typecheck layers pytest demo serve clean install install-web lock
 
 install: $(BOARD)
+
+install-web: $(WEB)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +24,10 @@ $(VENV)/bin/python:
 $(BOARD): $(VENV)/bin/python pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(WEB): $(BOARD) requirements-web.lock
+	$(PY) -m pip install --quiet -r requirements-web.lock
 	@touch $@
 
 $(SERVER): $(BOARD) requirements-server.lock

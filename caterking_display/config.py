@@ -1,4 +1,4 @@
-"""Configuration: TOML file, overridden by environment, overridden by flags (DESIGN.md §6).
+"""Configuration: TOML file, overridden by environment, overridden by flags.
 
 A bad value stops start-up with one line naming the setting and what is wrong.
 """

@@ -1,8 +1,8 @@
 """One Realtime socket + one private kitchen channel, built on realtime-py 2.34.1.
 
 realtime-py is used for the Phoenix protocol (join payloads, binding ids, presence,
-broadcast, ``set_auth``), with its known faults worked around here
-(``reference/supabase-protocol.md`` §2):
+broadcast, ``set_auth``), with its known faults worked around here (how a link is
+used: ``docs/architecture.md``, "How a link comes up"):
 
 - auto-reconnect is off: a lost socket or a closed/errored channel ends this link and
   the sync supervisor builds a new one (the client's own retries give up after five);

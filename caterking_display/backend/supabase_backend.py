@@ -1,7 +1,7 @@
 """The Supabase adapter: Auth and PostgREST over httpx, Realtime through realtime-py.
 
 This module and ``realtime_link`` are the only code that knows Supabase client APIs
-(DESIGN.md §2). REST and Auth go through one pooled ``httpx.AsyncClient`` because the
+(docs/architecture.md). REST and Auth go through one pooled ``httpx.AsyncClient`` because the
 sync layer needs what postgrest-py hides: the HTTP status (401 vs 4xx vs 5xx decides
 retry, refresh or reject) and the ``Date`` header (device clock skew).
 """

@@ -1,7 +1,7 @@
 """Plain values and errors the backend adapter hands to the sync layer.
 
 Nothing here imports a Supabase client, so ``caterking_display.sync`` can depend on it
-while staying free of network libraries (DESIGN.md §2).
+while staying free of network libraries (docs/architecture.md).
 """
 
 from __future__ import annotations

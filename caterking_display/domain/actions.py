@@ -1,7 +1,7 @@
 """Task actions (the four RPCs) and their optimistic local effect.
 
 The server decides; this only predicts what the server will most likely do, so the
-board can show a chef's action at once. The prediction mirrors DESIGN.md §3 and the
+board can show a chef's action at once. The prediction mirrors docs/database-contract.md and the
 time rules of docs/database-contract.md.
 """
 

@@ -1,4 +1,4 @@
-"""Connection state facts that the banner shows (DESIGN.md §5, issue "Sync core" §3)."""
+"""Connection state facts that the banner shows (the UI chooses the words)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The task row of the shared contract (DESIGN.md §3) as a frozen value."""
+"""The task row of the shared contract (docs/database-contract.md) as a frozen value."""
 
 from __future__ import annotations
 

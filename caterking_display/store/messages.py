@@ -1,4 +1,4 @@
-"""Plain words for what the server decided (DESIGN.md §5: a conflict is never silent)."""
+"""Plain words for what the server decided (a conflict is never silent: docs/sync-rules.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SyncEngine: wires the store to the server (DESIGN.md §2 "sync").
+"""SyncEngine: wires the store to the server (docs/architecture.md, "The board's layers").
 
     store = BoardStore.open(path, clock, device="pass-1")
     backend = SupabaseBackend(url, anon_key)

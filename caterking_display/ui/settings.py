@@ -1,4 +1,4 @@
-"""What the board needs to know about its screen, kitchen and keys (DESIGN.md §6).
+"""What the board needs to know about its screen, kitchen and keys.
 
 The CLI builds this from the TOML file, the environment and flags; the UI only reads it.
 """

@@ -1,6 +1,6 @@
 """The connection banner's words, from a SyncStatus and the time (pure; no Textual).
 
-The banner must always tell the truth in plain words (DESIGN.md §5): a screen that looks
+The banner must always tell the truth in plain words (docs/architecture.md): a screen that looks
 healthy while receiving nothing is the top complaint about kitchen displays.
 """
 

@@ -51,7 +51,7 @@ def test_unknown_staff_rejected(conn: Any, k: Kitchen) -> None:
 
 
 def test_cancelled_task_is_a_conflict_and_changes_nothing(conn: Any, k: Kitchen) -> None:
-    # DESIGN.md §3's table: claim/complete of a cancelled task is a conflict (the chef is
+    # The contract's table (docs/database-contract.md): claim/complete of a cancelled task is a conflict (the chef is
     # told and the card leaves the board), not an action to keep in the failed list.
     tid = add_task(conn, k)
     conn.execute("update tasks set status = 'cancelled' where id = %s", (tid,))
