@@ -6,12 +6,13 @@ consume them. Everything here is immutable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from caterking_display.domain.actions import Action
-from caterking_display.domain.task import Staff, Task
+from caterking_display.domain.task import Staff, Status, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +38,41 @@ class ViewTask:
     pending_action: Action | None = None
 
 
-UNKNOWN_CHEF = "someone"
-"""The name shown for a staff id the board does not know (yet): one word everywhere."""
-
-
 class NoticeKind(StrEnum):
     CONFLICT = "conflict"
     REJECTED = "rejected"
-    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Winner:
+    """Where a task stood when the server refused an action as a conflict: the facts
+    the chef is told ("Already claimed by Maria"; the UI chooses the words)."""
+
+    status: Status
+    staff_id: str | None  # who holds it: claimed_by when claimed, completed_by when done
+    staff_name: str | None  # that chef's name as the board knew it then
+
+    @classmethod
+    def of(cls, task: Task, staff: Mapping[str, Staff]) -> Winner:
+        holder = task.completed_by if task.status is Status.DONE else task.claimed_by
+        if task.status not in (Status.CLAIMED, Status.DONE):
+            holder = None
+        known = staff.get(holder) if holder is not None else None
+        return cls(task.status, holder, known.display_name if known is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """Something the chef must be told (a conflict is never silent)."""
+    """Something the chef must be told (a conflict is never silent): facts only."""
 
     kind: NoticeKind
-    message: str
     task_id: str | None
     at: datetime
+    action: Action | None = None
+    staff_id: str | None = None  # the chef who acted
+    task_title: str | None = None
+    reason: str | None = None  # the server's machine word (rejections)
+    winner: Winner | None = None  # conflicts: where the task stood; None if unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +85,10 @@ class FailedAction:
     reason: str | None
     task_title: str | None
     at: datetime
-    message: str | None = None  # what the chef was told: "Already claimed by Maria"
+    winner: Winner | None = None  # conflicts: where the task stood
+    message: str | None = None
+    """The words shown then, kept by store files written before the facts were (v2–v3);
+    newer entries have None and the UI words ``winner``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +97,7 @@ class BoardView:
     staff: dict[str, Staff]
     saved_at: datetime | None  # when the confirmed rows were last written by the server
 
-    def staff_name(self, staff_id: str | None) -> str:
-        if staff_id is None:
-            return ""
-        s = self.staff.get(staff_id)
-        return s.display_name if s else UNKNOWN_CHEF
+    def staff_name(self, staff_id: str | None) -> str | None:
+        """The chef's name, or None when the board does not know the id (yet)."""
+        s = self.staff.get(staff_id) if staff_id is not None else None
+        return s.display_name if s else None

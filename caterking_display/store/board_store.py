@@ -33,6 +33,7 @@ from caterking_display.domain.board import (
     NoticeKind,
     PendingOp,
     ViewTask,
+    Winner,
 )
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.estimates import Estimate
@@ -40,7 +41,6 @@ from caterking_display.domain.task import Staff, Task
 from caterking_display.store import meta_keys
 from caterking_display.store import overlay as _overlay
 from caterking_display.store import salvage as _salvage
-from caterking_display.store.messages import conflict_message, rejected_message
 from caterking_display.store.persistence import Persistence, StoreFormatError, StoreTooNewError
 from caterking_display.store.salvage import DamageCause, Salvage, StoreRecovery
 
@@ -452,24 +452,33 @@ class BoardStore:
                 base = self._confirmed.get(op.task_id)
                 title_src = task if task is not None else base
                 title = title_src.title if title_src is not None else None
+                winner: Winner | None = None
                 if outcome is Outcome.CONFLICT:
                     # Who won: the newest row we know of (the answer, or a later event).
                     shown = task if take_task or base is None else base
                     kind = NoticeKind.CONFLICT
-                    message = conflict_message(op.action, shown, self._staff, op.staff_id)
+                    winner = Winner.of(shown, self._staff) if shown is not None else None
                     word: str | None = reason or "conflict"
                 else:
                     kind = NoticeKind.REJECTED
-                    message = rejected_message(op.action, title, reason)
                     word = reason
-                notice = Notice(kind=kind, message=message, task_id=op.task_id, at=now)
+                notice = Notice(
+                    kind=kind,
+                    task_id=op.task_id,
+                    at=now,
+                    action=op.action,
+                    staff_id=op.staff_id,
+                    task_title=title,
+                    reason=reason,
+                    winner=winner,
+                )
                 failed = FailedAction(
                     op=op,
                     outcome=outcome.value,
                     reason=word,
                     task_title=title,
                     at=now,
-                    message=message,
+                    winner=winner,
                 )
 
             def write(c: sqlite3.Connection) -> None:

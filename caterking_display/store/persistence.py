@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from caterking_display.domain.actions import Action
-from caterking_display.domain.board import FailedAction, PendingOp
+from caterking_display.domain.board import FailedAction, PendingOp, Winner
 from caterking_display.domain.estimates import Estimate
-from caterking_display.domain.task import RowError, Staff, Task
+from caterking_display.domain.task import RowError, Staff, Status, Task
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -93,8 +93,12 @@ CREATE TABLE IF NOT EXISTS estimates (
 );
 """
 
+# v4: a conflict in the failed list keeps the facts of who won (JSON), not words; the
+# UI words them. Entries written before keep their words in `message`.
+_SCHEMA_V4 = "ALTER TABLE failed_actions ADD COLUMN winner TEXT;"
+
 # user_version -> script that upgrades a file from that version to the next one.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
 
 # Deleted ids remembered so a late, stale event cannot bring a task back.
 TOMBSTONE_LIMIT = 5000
@@ -247,7 +251,7 @@ class Persistence:
             failed: list[FailedAction] = []
             for r in c.execute(
                 "SELECT op_id, action, task_id, staff_id, device, created_at, attempts,"
-                " last_error, outcome, reason, task_title, at, message FROM failed_actions"
+                " last_error, outcome, reason, task_title, at, message, winner FROM failed_actions"
                 " ORDER BY seq"
             ):
                 try:
@@ -401,8 +405,8 @@ class Persistence:
         op = fa.op
         c.execute(
             "INSERT INTO failed_actions(seq, op_id, action, task_id, staff_id, device,"
-            " created_at, attempts, last_error, outcome, reason, task_title, at, message)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, attempts, last_error, outcome, reason, task_title, at, message,"
+            " winner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 seq,
                 op.op_id,
@@ -418,6 +422,7 @@ class Persistence:
                 fa.task_title,
                 _ts(fa.at),
                 fa.message,
+                winner_to_json(fa.winner),
             ),
         )
 
@@ -455,7 +460,8 @@ def _decode_rows(
 
 
 def _failed_from_db(r: tuple[Any, ...]) -> FailedAction:
-    """A failed_actions row (op columns, outcome, reason, task_title, at, message)."""
+    """A failed_actions row (op columns, outcome, reason, task_title, at, message,
+    winner)."""
     return FailedAction(
         op=_op_from_db(r[:8]),
         outcome=str(r[8]),
@@ -463,6 +469,30 @@ def _failed_from_db(r: tuple[Any, ...]) -> FailedAction:
         task_title=r[10],
         at=_parse_ts(r[11]),
         message=r[12],
+        winner=winner_from_json(r[13] if len(r) > 13 else None),
+    )
+
+
+def winner_to_json(w: Winner | None) -> str | None:
+    if w is None:
+        return None
+    return json.dumps({"status": w.status.value, "staff_id": w.staff_id, "name": w.staff_name})
+
+
+def winner_from_json(raw: object) -> Winner | None:
+    """The stored facts, or None when absent or unreadable (the entry still shows)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        d = json.loads(raw)
+        status = Status(d["status"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    staff_id, name = d.get("staff_id"), d.get("name")
+    return Winner(
+        status,
+        staff_id if isinstance(staff_id, str) else None,
+        name if isinstance(name, str) else None,
     )
 
 

@@ -102,7 +102,10 @@ OPS_COLUMNS = (
     "attempts",
     "last_error",
 )
-FAILED_COLUMNS = (*OPS_COLUMNS, "outcome", "reason", "task_title", "at", "message")
+FAILED_COLUMNS = (*OPS_COLUMNS, "outcome", "reason", "task_title", "at", "message", "winner")
+# Fields a failed_actions record has in files of each version (v1 had no message, v2–v3
+# no winner): a page scan takes any of them.
+_FAILED_LENGTHS = range(len(FAILED_COLUMNS) - 2, len(FAILED_COLUMNS) + 1)
 META_COLUMNS = ("key", "value")
 
 
@@ -278,7 +281,7 @@ def _failed(cols: tuple[Value, ...]) -> FailedAction | None:
         return None
     if not isinstance(cols[8], str) or not isinstance(cols[11], str):
         return None
-    if not all(v is None or isinstance(v, str) for v in (cols[9], cols[10], cols[12])):
+    if not all(v is None or isinstance(v, str) for v in (cols[9], cols[10], cols[12], cols[13])):
         return None
     try:
         return _failed_from_db(cols)
@@ -613,8 +616,8 @@ def _scan_orphans(img: SqliteImage, skip: set[int], layer: _Layer) -> None:
                 cols = tuple(v[1:])
                 if _op(cols) is not None:
                     layer.scanned_ops.setdefault(rowid, cols)
-            elif len(v) in (len(FAILED_COLUMNS), 1 + len(FAILED_COLUMNS)):
-                cols = tuple([*v[1:], None][: len(FAILED_COLUMNS)])
+            elif len(v) - 1 in _FAILED_LENGTHS:
+                cols = tuple([*v[1:], None, None][: len(FAILED_COLUMNS)])
                 if _failed(cols) is not None:
                     layer.scanned_failed.setdefault(rowid, cols)
 

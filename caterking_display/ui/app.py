@@ -59,6 +59,7 @@ from caterking_display.ui.card_facts import (
 )
 from caterking_display.ui.change_words import UNKNOWN_CHEF, change_note, shown_state, what_changed
 from caterking_display.ui.messages import BoardChanged, NoticeReceived, SyncStatusChanged
+from caterking_display.ui.notice_words import conflict_words, rejected_words
 from caterking_display.ui.ports import (
     ESTIMATES_CHANGED,
     LAST_STAFF_META,
@@ -286,18 +287,15 @@ class BoardApp(App[None], inherit_bindings=False):
         if slot is not None and any(d.step.task_id == notice.task_id for d in slot.done):
             self._undo = None  # the server did not apply it: there is nothing to take back
             self._update_undo(now)
+        action = notice.action or Action.CLAIM
         if notice.kind is NoticeKind.CONFLICT:
             title = f"{vt.task.title}: " if vt else ""
-            column.add_note(
-                f"{title}not applied — {notice.message}", "warning", now + CONFLICT_TIMEOUT
-            )
-        elif notice.kind is NoticeKind.REJECTED:
-            key = registry.keys_for("failed", self.keymap).split(", ")[0]
-            column.add_note(
-                f"{notice.message} · {key} for the list", "warning", now + NOTICE_TIMEOUT
-            )
+            words = conflict_words(action, notice.winner, notice.staff_id or "", self._staff_name)
+            column.add_note(f"{title}not applied — {words}", "warning", now + CONFLICT_TIMEOUT)
         else:
-            column.add_note(notice.message, "info", now + INFO_NOTE_SECONDS)
+            key = registry.keys_for("failed", self.keymap).split(", ")[0]
+            words = rejected_words(action, notice.task_title, notice.reason)
+            column.add_note(f"{words} · {key} for the list", "warning", now + NOTICE_TIMEOUT)
 
     def _say(
         self, task_id: str | None, text: str, *, warn: bool = False, seconds: float = 6

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
-from caterking_display.domain.board import UNKNOWN_CHEF, ViewTask
+from caterking_display.domain.board import ViewTask
 from caterking_display.domain.estimates import TaskEstimate
 from caterking_display.domain.task import Priority, Staff, Status
+from caterking_display.ui.change_words import UNKNOWN_CHEF
 
 _FAR = datetime.max.replace(tzinfo=None)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from caterking_display.domain.board import UNKNOWN_CHEF
 from caterking_display.domain.task import Status, Task
 
 __all__ = ["UNKNOWN_CHEF", "change_note", "shown_state", "what_changed"]
+
+UNKNOWN_CHEF = "someone"
+"""The name shown for a staff id the board does not know (yet): one word everywhere."""
 
 
 def _on(device: str | None) -> str:

@@ -11,7 +11,12 @@ import pytest
 
 from caterking_display.domain.actions import Action
 from caterking_display.store import BoardStore
-from caterking_display.store.persistence import _SCHEMA_V1, SCHEMA_VERSION
+from caterking_display.store.persistence import (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    SCHEMA_VERSION,
+)
 
 from .factory import DEVICE, ME, STAFF, make_clock, task, tid
 
@@ -84,6 +89,28 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_failed_actions(tmp_path: Pat
     assert not list(tmp_path.glob("board.db.corrupt-*"))
     with sqlite3.connect(path) as c:
         assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_3_file_keeps_the_words_its_conflicts_were_shown_with(tmp_path: Path) -> None:
+    # Before v4 a conflict kept the words shown ("Already claimed by Jo"), not the facts.
+    path = tmp_path / "board.db"
+    with sqlite3.connect(path) as c:
+        c.executescript(_SCHEMA_V1 + _SCHEMA_V2 + _SCHEMA_V3)
+        c.execute(
+            "INSERT INTO failed_actions(op_id, action, task_id, staff_id, device, created_at,"
+            " attempts, last_error, outcome, reason, task_title, at, message)"
+            " VALUES ('op1', 'claim', ?, ?, 'd', '2025-03-14T09:30:00+00:00', 1, NULL,"
+            " 'conflict', 'conflict', 'Roast', '2025-03-14T09:30:00+00:00',"
+            " 'Already claimed by Jo')",
+            (tid(1), ME),
+        )
+        c.execute("PRAGMA user_version=3")
+    s = BoardStore.open(path, make_clock(), DEVICE)
+    [failed] = s.failed_actions()
+    assert failed.message == "Already claimed by Jo" and failed.winner is None
+    s.close()
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_open_never_raises_even_when_the_directory_is_unusable(tmp_path: Path) -> None:

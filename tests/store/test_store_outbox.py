@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from caterking_display.domain.actions import Action, Outcome
-from caterking_display.domain.board import Notice, NoticeKind
+from caterking_display.domain.board import Notice, NoticeKind, Winner
 from caterking_display.domain.task import Status
 
 from .factory import (
@@ -70,17 +70,19 @@ def test_conflict_snaps_back_to_server_truth_and_names_the_winner() -> None:
 
     notice = s.resolve_op(ops[0].op_id, Outcome.CONFLICT, claimed(1, 2, MARIA), None)
     assert notice is not None and notice.kind is NoticeKind.CONFLICT
-    assert notice.message == "Already claimed by Maria" and notice.task_id == tid(1)
+    # Facts, not words (the UI words them: tests/ui/test_notice_words.py).
+    assert notice.winner == Winner(Status.CLAIMED, MARIA, "Maria") and notice.task_id == tid(1)
+    assert (notice.action, notice.staff_id) == (Action.CLAIM, ME)
     assert heard == [notice]
     vt = s.get(tid(1))
     assert vt is not None and vt.pending is False and vt.task == claimed(1, 2, MARIA)
     assert rec.calls == [frozenset({tid(1)})]
 
     n2 = s.resolve_op(ops[1].op_id, Outcome.CONFLICT, done(2, 3, BEN), None)
-    assert n2 is not None and n2.message == "Already done by Ben"
+    assert n2 is not None and n2.winner == Winner(Status.DONE, BEN, "Ben")
 
     n3 = s.resolve_op(ops[2].op_id, Outcome.CONFLICT, task(3, 2, Status.CANCELLED), None)
-    assert n3 is not None and n3.message == "Task was cancelled"
+    assert n3 is not None and n3.winner == Winner(Status.CANCELLED, None, None)
     assert s.get(tid(3)) is None
     assert s.pending_ops() == []
 
@@ -91,7 +93,7 @@ def test_conflict_answer_older_than_a_realtime_event_still_reverts_the_card() ->
     op = s.enqueue(Action.CLAIM, tid(1), ME)
     s.apply_server_task(done(1, 3, BEN))  # realtime got here first
     notice = s.resolve_op(op.op_id, Outcome.CONFLICT, claimed(1, 2, MARIA), None)
-    assert notice is not None and notice.message == "Already done by Ben"
+    assert notice is not None and notice.winner == Winner(Status.DONE, BEN, "Ben")
     vt = s.get(tid(1))
     assert vt is not None and vt.pending is False and vt.task.version == 3
 
@@ -110,7 +112,8 @@ def test_a_conflict_is_kept_in_the_failed_list_with_who_won(tmp_path: Path) -> N
     [failed] = again.failed_actions()
     assert failed.op == op and failed.outcome == "conflict"
     assert failed.reason == "claimed_by_other" and failed.task_title == "Roast chicken"
-    assert failed.message == "Already claimed by Maria" and failed.at == T0
+    assert failed.winner == Winner(Status.CLAIMED, MARIA, "Maria") and failed.at == T0
+    assert failed.message is None
     # a conflict answer without a reason word still says what happened
     op2 = again.enqueue(Action.COMPLETE, tid(1), ME)
     again.resolve_op(op2.op_id, Outcome.CONFLICT, None, None)
@@ -143,7 +146,12 @@ def test_rejected_goes_to_the_failed_list_which_survives_a_restart(tmp_path: Pat
     op = s.enqueue(Action.CLAIM, tid(1), ME)
     notice = s.resolve_op(op.op_id, Outcome.REJECTED, None, "inactive_staff")
     assert notice is not None and notice.kind is NoticeKind.REJECTED
-    assert notice.message == "Could not claim Dice onions: that staff member is no longer active"
+    assert (notice.action, notice.task_title, notice.reason) == (
+        Action.CLAIM,
+        "Dice onions",
+        "inactive_staff",
+    )
+    assert notice.winner is None
     assert heard == [notice]
     assert s.pending_ops() == []
     vt = s.get(tid(1))
@@ -155,7 +163,7 @@ def test_rejected_goes_to_the_failed_list_which_survives_a_restart(tmp_path: Pat
     assert failed.op == op
     assert failed.outcome == "rejected" and failed.reason == "inactive_staff"
     assert failed.task_title == "Dice onions" and failed.at == T0
-    assert failed.message == notice.message
+    assert failed.message is None and failed.winner is None
     assert again.pending_ops() == []
     again.clear_failed_actions()
     again.close()

@@ -94,7 +94,7 @@ async def test_conflict_reverts_the_view_and_names_the_holder() -> None:
     vt = store.view().tasks[tid(1)]
     assert vt.task.claimed_by == MARIA and not vt.pending
     assert len(notices) == 1 and notices[0].kind is NoticeKind.CONFLICT
-    assert "Maria" in notices[0].message
+    assert notices[0].winner is not None and notices[0].winner.staff_id == MARIA
 
 
 async def test_rejected_goes_to_the_failed_list_and_the_queue_moves_on() -> None:
@@ -188,10 +188,10 @@ async def test_a_lost_conflict_reply_is_still_told_to_the_chef() -> None:
     ]
     await outbox.drain()
     assert [n.kind for n in notices] == [NoticeKind.CONFLICT]
-    assert "Maria" in notices[0].message
+    assert notices[0].winner is not None and notices[0].winner.staff_id == MARIA
     assert store.view().tasks[tid(1)].task.claimed_by == MARIA
-    assert [(f.outcome, f.message) for f in store.failed_actions()] == [
-        ("conflict", notices[0].message)
+    assert [(f.outcome, f.winner) for f in store.failed_actions()] == [
+        ("conflict", notices[0].winner)
     ]
 
 

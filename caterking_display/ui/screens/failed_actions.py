@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from caterking_display.domain.board import FailedAction
-from caterking_display.store.messages import plain_reason
+from caterking_display.ui.notice_words import conflict_words, plain_reason
 
 _VERB = {"claim": "Claim", "complete": "Done", "release": "Release", "reopen": "Recall"}
 
@@ -33,7 +33,12 @@ def failed_table(
     table.add_column("Why")
     for f in sorted(failed, key=lambda f: f.at, reverse=True):
         # A conflict says who won ("Already claimed by Maria"); a refusal says why.
-        why = f.message if f.outcome == "conflict" and f.message else plain_reason(f.reason)
+        if f.outcome != "conflict":
+            why = plain_reason(f.reason)
+        elif f.winner is not None or not f.message:
+            why = conflict_words(f.op.action, f.winner, f.op.staff_id, staff_name)
+        else:
+            why = f.message  # an entry from an older store file: its words as shown then
         table.add_row(
             f"{f.at.astimezone(tz):%H:%M}",
             _VERB.get(f.op.action.value, f.op.action.value),

@@ -80,13 +80,17 @@ class SetupScreen(Screen[SetupDraft | None]):
                 hidden = self.account_only and name in ("url", "anon_key")
                 yield Static(label, classes="setup-label" + (" -hidden" if hidden else ""))
                 with Horizontal(classes="setup-row" + (" -hidden" if hidden else "")):
-                    yield Input(
+                    field = Input(
                         getattr(self.draft, name),
                         placeholder=placeholder,
                         password=secret,
                         id=f"setup-{name}",
                         classes="setup-input",
                     )
+                    # A steady cursor: no redraw twice a second on a Pi, and a screen
+                    # that looks the same whenever it is looked at.
+                    field.cursor_blink = False
+                    yield field
                     if name == "url":
                         yield Button("Scan", id="setup-scan")
         # The checks and the buttons stay in view, however small the screen and wherever

@@ -51,12 +51,14 @@ async def test_simultaneous_claims_one_wins_the_other_reverts_and_is_told(
     )
     loser_notices = notices if winner == chef_a else a_notices
     assert len(loser_notices) == 1 and loser_notices[0].kind is NoticeKind.CONFLICT
-    assert "Chef 0" in loser_notices[0].message or "Chef 1" in loser_notices[0].message
+    won_facts = loser_notices[0].winner
+    assert won_facts is not None and won_facts.staff_id == winner
+    assert won_facts.staff_name in ("Chef 0", "Chef 1")
     # The loser's "not applied" list keeps it, for a chef who was not looking.
     loser, won = (b, a) if winner == chef_a else (a, b)
     [kept] = loser.store.failed_actions()
     assert kept.outcome == "conflict" and kept.task_title == "Dice onions"
-    assert kept.message == loser_notices[0].message
+    assert kept.winner == won_facts
     assert won.store.failed_actions() == []
     ops = db.execute("select outcome from task_ops where task_id = %s", (tid,)).fetchall()
     assert sorted(o["outcome"] for o in ops) == ["applied", "conflict"]

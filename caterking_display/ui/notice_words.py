@@ -1,15 +1,18 @@
-"""Plain words for what the server decided (a conflict is never silent: docs/sync-rules.md)."""
+"""Plain words for what the server decided about a chef's action (a conflict is never
+silent: docs/sync-rules.md). Pure; the store hands over facts (``Notice``,
+``FailedAction``), the words are chosen here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 
 from caterking_display.domain.actions import Action
-from caterking_display.domain.board import UNKNOWN_CHEF
-from caterking_display.domain.task import Staff, Status, Task
+from caterking_display.domain.board import Winner
+from caterking_display.domain.task import Status
 from caterking_display.domain.text import printable
+from caterking_display.ui.change_words import UNKNOWN_CHEF
 
-_VERB = {
+VERB = {
     Action.CLAIM: "claim",
     Action.COMPLETE: "complete",
     Action.RELEASE: "release",
@@ -36,32 +39,33 @@ _REASONS = {
     "op_id_reused": "the action's id was already used for another task",
 }
 
-
-def staff_name(staff: Mapping[str, Staff], staff_id: str | None) -> str:
-    if staff_id is None:
-        return f"{UNKNOWN_CHEF} else"
-    s = staff.get(staff_id)
-    return s.display_name if s is not None else f"{UNKNOWN_CHEF} else"
+NameOf = Callable[[str | None], str | None]
+"""A staff id's name as the board knows it now (None or "" when it does not)."""
 
 
-def conflict_message(
-    action: Action, task: Task | None, staff: Mapping[str, Staff], staff_id: str
-) -> str:
-    """Who won, as the toast says it: "Already claimed by Maria"."""
-    if task is None:
+def _holder(winner: Winner, name_of: NameOf) -> str:
+    now = name_of(winner.staff_id) if winner.staff_id else None
+    if now and now != UNKNOWN_CHEF:
+        return now
+    return winner.staff_name or f"{UNKNOWN_CHEF} else"
+
+
+def conflict_words(action: Action, winner: Winner | None, staff_id: str, name_of: NameOf) -> str:
+    """Who won, as the chef is told it: "Already claimed by Maria"."""
+    if winner is None:
         return "Someone else changed this task first"
-    if task.status is Status.CANCELLED:
+    if winner.status is Status.CANCELLED:
         return "Task was cancelled"
-    if task.status is Status.DONE:
+    if winner.status is Status.DONE:
         if action is Action.REOPEN:  # pragma: no cover - reopen of a done task applies
             return "Task is already done"
-        return f"Already done by {staff_name(staff, task.completed_by)}"
-    if task.status is Status.CLAIMED:
-        if task.claimed_by == staff_id:
+        return f"Already done by {_holder(winner, name_of)}"
+    if winner.status is Status.CLAIMED:
+        if winner.staff_id == staff_id:
             if action is Action.REOPEN:
                 return "Task is not done yet"
             return "Task is already claimed"
-        return f"Already claimed by {staff_name(staff, task.claimed_by)}"
+        return f"Already claimed by {_holder(winner, name_of)}"
     # pending
     if action is Action.RELEASE:
         return "Task is no longer claimed"
@@ -77,7 +81,7 @@ def plain_reason(reason: str | None) -> str:
     return _REASONS.get(word.lower(), word.replace("_", " "))
 
 
-def rejected_message(action: Action, title: str | None, reason: str | None) -> str:
+def rejected_words(action: Action, title: str | None, reason: str | None) -> str:
     """ "Could not claim Dice onions: that staff member is no longer active"."""
-    what = f"{_VERB[action]} {title}" if title else f"{_VERB[action]} the task"
+    what = f"{VERB[action]} {title}" if title else f"{VERB[action]} the task"
     return f"Could not {what}: {plain_reason(reason)}"
