@@ -9,10 +9,16 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .serializers import ENCODING_JSON, V2, FrameError, Message, frame_bytes
+from caterking_server.realtime.serializers import (
+    ENCODING_JSON,
+    V2,
+    FrameError,
+    Message,
+    frame_bytes,
+)
 
 if TYPE_CHECKING:
-    from .channel import Channel
+    from caterking_server.realtime.channel import Channel
 
 log = logging.getLogger(__name__)
 

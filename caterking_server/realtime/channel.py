@@ -7,11 +7,11 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .postgres_changes import Binding, rls_key
-from .serializers import Message
+from caterking_server.realtime.postgres_changes import Binding, rls_key
+from caterking_server.realtime.serializers import Message
 
 if TYPE_CHECKING:
-    from .socket import Connection
+    from caterking_server.realtime.socket import Connection
 
 
 def truthy(value: Any) -> bool:

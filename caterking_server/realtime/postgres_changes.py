@@ -19,8 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import psycopg
 from psycopg import sql
 
-from .replication import UNCHANGED, Change, PgType, Relation, commit_timestamp
-from .serializers import V2
+from caterking_server.realtime.replication import (
+    UNCHANGED,
+    Change,
+    PgType,
+    Relation,
+    commit_timestamp,
+)
+from caterking_server.realtime.serializers import V2
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool

@@ -8,8 +8,8 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .broadcast import Hub, TopicKey
-    from .channel import Channel
+    from caterking_server.realtime.broadcast import Hub, TopicKey
+    from caterking_server.realtime.channel import Channel
 
 
 def new_ref() -> str:

@@ -11,16 +11,16 @@ from typing import Any
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from ..gateway import BodyTooLarge, read_capped
-from ..tokens import TokenError, verify
-from .authorization import authorize
-from .broadcast import Hub
-from .channel import Channel
-from .postgres_changes import MAX_RECORD_BYTES, Catalog, Registry
-from .presence import Presence
-from .replication import Change, Relation, ReplicationStream
-from .serializers import V1, V2, Message, loads
-from .socket import Connection
+from caterking_server.gateway import BodyTooLarge, read_capped
+from caterking_server.realtime.authorization import authorize
+from caterking_server.realtime.broadcast import Hub
+from caterking_server.realtime.channel import Channel
+from caterking_server.realtime.postgres_changes import MAX_RECORD_BYTES, Catalog, Registry
+from caterking_server.realtime.presence import Presence
+from caterking_server.realtime.replication import Change, Relation, ReplicationStream
+from caterking_server.realtime.serializers import V1, V2, Message, loads
+from caterking_server.realtime.socket import Connection
+from caterking_server.tokens import TokenError, verify
 
 log = logging.getLogger(__name__)
 

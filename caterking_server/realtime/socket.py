@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from ..tokens import TokenError, verify
-from .authorization import authorize
-from .broadcast import valid_broadcast
-from .channel import Channel
-from .postgres_changes import BindingError, parse_binding, validate_binding
-from .serializers import (
+from caterking_server.realtime.authorization import authorize
+from caterking_server.realtime.broadcast import valid_broadcast
+from caterking_server.realtime.channel import Channel
+from caterking_server.realtime.postgres_changes import BindingError, parse_binding, validate_binding
+from caterking_server.realtime.serializers import (
     Binary,
     FrameError,
     Message,
@@ -26,9 +25,10 @@ from .serializers import (
     frame_bytes,
     reply,
 )
+from caterking_server.tokens import TokenError, verify
 
 if TYPE_CHECKING:
-    from .service import RealtimeService
+    from caterking_server.realtime.service import RealtimeService
 
 log = logging.getLogger(__name__)
 
