@@ -13,7 +13,8 @@ from typing import Any
 
 from psycopg import sql
 
-from caterking_server.rest.catalog import Table
+from caterking_server.catalog import Table
+from caterking_server.filter_grammar import GrammarError, parse_in_list, split_top, unquote
 from caterking_server.rest.errors import RestError, parse_error
 
 RESERVED = frozenset({"select", "order", "limit", "offset", "on_conflict", "columns"})
@@ -86,66 +87,6 @@ class ReadQuery:
     extra: list[tuple[str, str]]  # non-filter params (RPC GET arguments)
 
 
-# -- lexing ----------------------------------------------------------------------------
-
-
-def split_top(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses and double quotes (backslash escapes)."""
-    out: list[str] = []
-    buf: list[str] = []
-    depth = 0
-    quoted = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quoted:
-            buf.append(ch)
-            if ch == "\\" and i + 1 < len(text):
-                buf.append(text[i + 1])
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-            buf.append(ch)
-        elif ch == "(":
-            depth += 1
-            buf.append(ch)
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise parse_error(f'"failed to parse" unbalanced parentheses in {text!r}')
-            buf.append(ch)
-        elif ch == sep and depth == 0:
-            out.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    if quoted or depth != 0:
-        raise parse_error(f"failed to parse {text!r}", "unbalanced quotes or parentheses")
-    out.append("".join(buf))
-    return out
-
-
-def unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        inner = value[1:-1]
-        return re.sub(r"\\(.)", r"\1", inner)
-    return value
-
-
-def _in_list(raw: str) -> list[str]:
-    if not (raw.startswith("(") and raw.endswith(")")):
-        raise parse_error(
-            f'"failed to parse filter (in.{raw})"', "in. needs a list in parentheses: in.(a,b)"
-        )
-    inner = raw[1:-1]
-    if inner.strip() == "":
-        return []
-    return [unquote(v.strip()) for v in split_top(inner)]
-
-
 def parse_operation(column: str, text: str, *, in_logic: bool) -> Filter:
     """`[not.]op.value` for `column`."""
     negate = False
@@ -163,7 +104,7 @@ def parse_operation(column: str, text: str, *, in_logic: bool) -> Filter:
             value = value.replace("*", "%")
         return Filter(column, op, value, negate)
     if op == "in":
-        return Filter(column, "in", _in_list(raw), negate)
+        return Filter(column, "in", parse_in_list(raw), negate)
     if op == "is":
         if raw.lower() not in IS_VALUES:
             raise parse_error(
@@ -274,6 +215,14 @@ def _non_negative(name: str, value: str) -> int:
 
 
 def parse_query(pairs: list[tuple[str, str]], *, filters: bool = True) -> ReadQuery:
+    """The query string's select, filters, order, paging and write parameters."""
+    try:
+        return _parse_query(pairs, filters=filters)
+    except GrammarError as exc:
+        raise parse_error(exc.message, exc.details) from exc
+
+
+def _parse_query(pairs: list[tuple[str, str]], *, filters: bool) -> ReadQuery:
     q = ReadQuery([SelectItem(None)], Logic("and"), [], None, 0, None, None, [])
     for key, value in pairs:
         if key == "select":

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from caterking_server import tokens
+from caterking_server.catalog import Catalog, Function, Table
 from caterking_server.db import request_tx
 from caterking_server.gateway import (
     BodyTooLarge,
@@ -26,7 +27,6 @@ from caterking_server.gateway import (
     rest_query_pairs,
 )
 from caterking_server.rest import query as q
-from caterking_server.rest.catalog import Catalog, Table
 from caterking_server.rest.errors import RestError, from_db_error, parse_error
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 SINGLE_MEDIA = "application/vnd.pgrst.object+json"
 MAX_BODY_BYTES = 16 << 20  # bulk inserts of a few thousand tasks fit many times over
 JSON_CT = "application/json; charset=utf-8"
+CATALOG_MAX_AGE_S = 2.0  # a table's shape is re-read after this long (DDL while serving)
 
 
 @dataclass
@@ -204,7 +205,7 @@ class RestService:
         self.pool = pool
         self.jwt_secret = jwt_secret
         self.roles = roles
-        self.catalog = Catalog(pool)
+        self.catalog = Catalog(pool, max_age=CATALOG_MAX_AGE_S)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/rest/v1/rpc/{fn}", self._handle_rpc)
@@ -304,7 +305,7 @@ class RestService:
             ) from exc
 
     async def _table(self, name: str) -> Table:
-        table = await self.catalog.table(name)
+        table = await self.catalog.table("public", name)
         if table is None:
             raise RestError(
                 404, "PGRST205", f"Could not find the table 'public.{name}' in the schema cache"
@@ -658,7 +659,7 @@ class RestService:
     @staticmethod
     def _rpc_statement(
         name: str,
-        fn: _Function,
+        fn: Function,
         call: sql.Composable,
         values: list[Any],
         rq: q.ReadQuery,
@@ -732,68 +733,7 @@ class RestService:
             raise _not_implemented("select on a function returning a scalar")
         return sql.SQL("select to_json({})::text").format(call), values, False
 
-    async def _functions(self, name: str) -> list[_Function]:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "select coalesce(p.proargnames, '{}'::text[]), "
-                "coalesce(p.proargmodes::text[], '{}'::text[]), "
-                "array(select format_type(u.t, null) from unnest(p.proargtypes::oid[]) "
-                "  with ordinality u(t, o) order by u.o), "
-                "p.pronargdefaults, p.proretset, t.typtype in ('c', 'p') "
-                "  and p.prorettype <> 'void'::regtype, p.prorettype = 'void'::regtype, "
-                "array(select format_type(u.t, null) from "
-                "  unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) "
-                "  with ordinality u(t, o) order by u.o), "
-                "array(select a.attname::text from pg_attribute a where a.attrelid = t.typrelid "
-                "  and a.attnum > 0 and not a.attisdropped order by a.attnum), "
-                "array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a "
-                "  where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped "
-                "  order by a.attnum) "
-                "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-                "join pg_type t on t.oid = p.prorettype "
-                "where n.nspname = 'public' and p.proname = %s and p.prokind = 'f'",
-                (name,),
-            )
-            rows = await cur.fetchall()
-        out = []
-        for (
-            names,
-            modes,
-            in_types,
-            n_defaults,
-            retset,
-            composite,
-            void,
-            all_types,
-            cnames,
-            ctypes,
-        ) in rows:
-            modes = list(modes) or ["i"] * len(in_types)
-            all_names = list(names) + [""] * (len(modes) - len(names))
-            in_names = [
-                nm for nm, md in zip(all_names, modes, strict=False) if md in ("i", "b", "v")
-            ]
-            if cnames:
-                columns = dict(zip(cnames, ctypes, strict=False))
-            else:  # RETURNS TABLE (...) or OUT parameters
-                columns = {
-                    nm: ty
-                    for nm, md, ty in zip(all_names, modes, all_types, strict=False)
-                    if md in ("o", "b", "t") and nm
-                }
-            out.append(
-                _Function(
-                    dict(zip(in_names, in_types, strict=False)),
-                    in_names[: len(in_names) - int(n_defaults)],
-                    bool(retset),
-                    bool(composite),
-                    bool(void),
-                    columns,
-                )
-            )
-        return out
-
-    def _no_function(self, name: str, given: set[str], candidates: list[_Function]) -> RestError:
+    def _no_function(self, name: str, given: set[str], candidates: list[Function]) -> RestError:
         listed = ", ".join(sorted(given))
         hint = None
         if candidates:
@@ -808,8 +748,8 @@ class RestService:
             hint,
         )
 
-    async def _find_function(self, name: str, args: Mapping[str, Any]) -> _Function:
-        candidates = await self._functions(name)
+    async def _find_function(self, name: str, args: Mapping[str, Any]) -> Function:
+        candidates = await self.catalog.functions("public", name)
         given = set(args)
         for fn in candidates:
             if given <= set(fn.arg_types) - {""} and set(fn.required) <= given:
@@ -818,12 +758,12 @@ class RestService:
 
     async def _find_function_for_query(
         self, name: str, params: list[tuple[str, str]]
-    ) -> tuple[_Function, dict[str, Any]]:
+    ) -> tuple[Function, dict[str, Any]]:
         """GET: the overload whose parameters the query names; the query's other keys
         are filters on its result."""
-        candidates = await self._functions(name)
+        candidates = await self.catalog.functions("public", name)
         keys = {k for k, _ in params}
-        best: tuple[_Function, dict[str, Any]] | None = None
+        best: tuple[Function, dict[str, Any]] | None = None
         for fn in candidates:
             named = keys & (set(fn.arg_types) - {""})
             if not set(fn.required) <= named:
@@ -833,13 +773,3 @@ class RestService:
         if best is None:
             raise self._no_function(name, keys, candidates)
         return best
-
-
-@dataclass
-class _Function:
-    arg_types: dict[str, str]
-    required: list[str]
-    returns_set: bool
-    composite: bool
-    returns_void: bool
-    columns: dict[str, str]  # of each row it returns (composite results), in order
