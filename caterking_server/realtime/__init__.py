@@ -1,5 +1,5 @@
-"""Realtime for the local stack: Phoenix channels, postgres_changes from logical
-replication, broadcast, presence and private channels (supabase-protocol.md §1)."""
+"""Realtime for the kitchen server: Phoenix channels, postgres_changes from logical
+replication, broadcast, presence and private channels (docs/kitchen-server.md)."""
 
 from caterking_server.realtime.service import RealtimeService
 
