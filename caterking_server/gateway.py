@@ -9,6 +9,8 @@ from aiohttp import hdrs, web
 
 from caterking_server import tokens
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 
 def api_key(request: web.Request) -> str | None:
     """The `apikey` header (any case) or `?apikey=` query parameter."""
@@ -45,6 +47,22 @@ def gateway_refusal(request: web.Request, secret: str) -> web.Response | None:
             status=401,
         )
     return None
+
+
+def api_key_required(secret: str, *, public: frozenset[str] = frozenset()) -> Any:
+    """Kong's key-auth in front of a surface: a routed request without one of this
+    project's keys is refused (401) before its handler runs, except on the `public`
+    paths. A request the router could not place (404, 405) is left to the router."""
+
+    @web.middleware
+    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.http_exception is None and request.path not in public:
+            refused = gateway_refusal(request, secret)
+            if refused is not None:
+                return refused
+        return await handler(request)
+
+    return gateway
 
 
 class BodyTooLarge(Exception):
@@ -96,8 +114,6 @@ EXPOSED = {
     "/auth/v1": "X-Total-Count, Link, X-Supabase-Api-Version",
     "/realtime/v1": "",
 }
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _surface(path: str) -> str | None:

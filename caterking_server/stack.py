@@ -242,8 +242,8 @@ class LocalStack:
         )
         auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry, limits=self.auth_limits)
         self.auth = auth
-        auth.add_routes(self.app)
-        RestService(self._pool, self.jwt_secret, roles).add_routes(self.app)
+        self.app.add_subapp("/auth/v1", auth.app())
+        self.app.add_subapp("/rest/v1", RestService(self._pool, self.jwt_secret, roles).app())
 
         realtime_service: Any
         try:

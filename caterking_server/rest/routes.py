@@ -5,29 +5,34 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import psycopg
 from aiohttp import web
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from caterking_server import tokens
 from caterking_server.catalog import Catalog, Function, Table
 from caterking_server.db import request_tx
 from caterking_server.gateway import (
     BodyTooLarge,
+    Handler,
     api_key,
+    api_key_required,
     bearer,
-    gateway_refusal,
     read_capped,
     rest_query_pairs,
 )
 from caterking_server.rest import query as q
-from caterking_server.rest.errors import RestError, from_db_error, parse_error
+from caterking_server.rest.errors import (
+    HAS_ROLE_CLAIM,
+    RestError,
+    parse_error,
+    postgrest_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +50,6 @@ class Ctx:
     pairs: list[tuple[str, str]]
     prefer: dict[str, str]
     single: bool
-
-    @property
-    def has_role_claim(self) -> bool:
-        return "role" in self.claims
 
 
 # Preferences the local stack honours (tx=rollback is accepted and, as with PostgREST's
@@ -207,10 +208,25 @@ class RestService:
         self.roles = roles
         self.catalog = Catalog(pool, max_age=CATALOG_MAX_AGE_S)
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_route("*", "/rest/v1/rpc/{fn}", self._handle_rpc)
-        app.router.add_route("*", "/rest/v1/{table}", self._handle_table)
-        app.router.add_route("*", "/rest/v1/", self._handle_root)
+    def app(self) -> web.Application:
+        """`/rest/v1` as a sub-application: Kong's key check, then PostgREST's error
+        envelope around every handler; each handler gets the request's context."""
+        app = web.Application(middlewares=[api_key_required(self.jwt_secret), postgrest_errors])
+        r = app.router
+        r.add_get("/rpc/{fn}", self._in_context(self._rpc))
+        r.add_post("/rpc/{fn}", self._in_context(self._rpc))
+        r.add_get("/{table}", self._in_context(self._read))
+        r.add_post("/{table}", self._in_context(self._insert))
+        r.add_patch("/{table}", self._in_context(self._update))
+        r.add_delete("/{table}", self._in_context(self._delete))
+        r.add_route("*", "/", self._in_context(self._root))
+        return app
+
+    def _in_context(self, fn: Callable[[Ctx], Awaitable[web.StreamResponse]]) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await fn(self._context(request))
+
+        return handle
 
     # -- envelope --------------------------------------------------------------------------
 
@@ -222,6 +238,7 @@ class RestService:
             if exc.expired:
                 raise RestError(401, "PGRST303", "JWT expired") from exc
             raise RestError(401, "PGRST301", exc.message) from exc
+        request[HAS_ROLE_CLAIM] = "role" in claims
         role = str(claims.get("role") or "anon")
         if role not in self.roles:
             raise RestError(403, "42501", f'permission denied to set role "{role}"')
@@ -239,32 +256,6 @@ class RestService:
         )
         single = _negotiate(request.headers.getall("Accept", []))
         return Ctx(request, claims, role, pairs, _prefer(request), single)
-
-    async def _guard(self, request: web.Request, fn: Any) -> web.StreamResponse:
-        refused = gateway_refusal(request, self.jwt_secret)
-        if refused is not None:
-            return refused
-        ctx: Ctx | None = None
-        try:
-            ctx = self._context(request)
-            response: web.StreamResponse = await fn(ctx)
-        except RestError as err:
-            return err.response()
-        except PoolTimeout:
-            return RestError(
-                503, "PGRST003", "Timed out acquiring connection from connection pool."
-            ).response()
-        except psycopg.Error as exc:
-            db_err = from_db_error(exc, ctx.has_role_claim if ctx else False)
-            if db_err.status >= 500:
-                log.warning("rest: %s %s: %s", request.method, request.path, exc)
-            return db_err.response()
-        except Exception:
-            log.exception("rest: unexpected failure on %s %s", request.method, request.path)
-            return RestError(500, "PGRST000", "Internal server error").response()
-        if request.method == "HEAD" and isinstance(response, web.Response):
-            response.body = b""
-        return response
 
     def _tx(self, ctx: Ctx, read_only: bool) -> Any:
         return request_tx(
@@ -312,34 +303,8 @@ class RestService:
             )
         return table
 
-    # -- routes ----------------------------------------------------------------------------
-
-    async def _handle_root(self, request: web.Request) -> web.StreamResponse:
-        async def root(ctx: Ctx) -> web.StreamResponse:
-            return _json_response(json.dumps({"swagger": "2.0", "info": {"title": "local"}}))
-
-        return await self._guard(request, root)
-
-    async def _handle_table(self, request: web.Request) -> web.StreamResponse:
-        method = request.method
-        handlers = {
-            "GET": self._read,
-            "HEAD": self._read,
-            "POST": self._insert,
-            "PATCH": self._update,
-            "DELETE": self._delete,
-        }
-        handler = handlers.get(method)
-        if handler is None:
-            return RestError(405, "PGRST117", f"Unsupported HTTP method: {method}").response()
-        return await self._guard(request, handler)
-
-    async def _handle_rpc(self, request: web.Request) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD", "POST"):
-            return RestError(
-                405, "PGRST101", "Only GET, HEAD and POST are allowed for functions"
-            ).response()
-        return await self._guard(request, self._rpc)
+    async def _root(self, ctx: Ctx) -> web.StreamResponse:
+        return _json_response(json.dumps({"swagger": "2.0", "info": {"title": "local"}}))
 
     # -- reads -----------------------------------------------------------------------------
 
