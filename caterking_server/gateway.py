@@ -95,14 +95,6 @@ def rest_query_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in pairs if k != "apikey"]
 
 
-def json_body_or_none(raw: bytes) -> Any:
-    import json
-
-    if not raw.strip():
-        return None
-    return json.loads(raw)
-
-
 # CORS as hosted Supabase answers browsers: its gateway (Kong's cors plugin) answers
 # preflights itself (before the API key is checked) with the request's headers allowed,
 # and the services expose the headers their clients read: PostgREST's Content-Range

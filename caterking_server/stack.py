@@ -22,7 +22,6 @@ from typing import Any
 
 import psycopg
 from aiohttp import web
-from psycopg import conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from caterking_schema.migrate import migrate
@@ -319,10 +318,3 @@ class LocalStack:
 
     def recall(self, key: str) -> Any:
         return self._state.get(key)
-
-    @staticmethod
-    def redact(dsn: str) -> str:
-        info = conninfo.conninfo_to_dict(dsn)
-        if info.get("password"):
-            info["password"] = "***"
-        return conninfo.make_conninfo(**info)  # type: ignore[arg-type]

@@ -26,7 +26,6 @@ from caterking_server.ratelimit import AuthLimits, RateLimiter
 log = logging.getLogger(__name__)
 
 ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
-BAN_FOREVER = "876000h"
 REFRESH_TOKEN_REUSE_INTERVAL = 10.0  # seconds (GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL)
 MAX_OFFSET = 2**62  # admin_list: page × per_page must stay a Postgres bigint
 

@@ -114,7 +114,6 @@ class ReplicationStream:
         self.dispatched_lsn = 0  # end LSN of the last transaction handed to sink
         self.received_lsn = 0  # highest walEnd the server reported
         self.reconnects = 0
-        self.connected = asyncio.Event()
         self._pgconn: PGconn | None = None
         self._ready: list[Transaction] = []
         self._wake = asyncio.Event()
@@ -123,7 +122,6 @@ class ReplicationStream:
         self._task: asyncio.Task[None] | None = None
         self._last_feedback = 0.0
         self._queued_lsn = 0
-        self.confirmed_lsn = 0
 
     # --- slot management (plain SQL connection) ----------------------------------------
 
@@ -229,12 +227,10 @@ class ReplicationStream:
         self._error = None
         self._pgconn = pgconn
         asyncio.get_running_loop().add_reader(pgconn.socket, self._on_readable)
-        self.connected.set()
         # Anything already buffered arrived with the COPY_BOTH response.
         self._on_readable()
 
     def _disconnect(self) -> None:
-        self.connected.clear()
         pgconn, self._pgconn = self._pgconn, None
         if pgconn is None:
             return
@@ -315,7 +311,6 @@ class ReplicationStream:
                 # libpq may have read stream data into its buffer while sending; the
                 # socket will not signal it again, so drain the buffer now.
                 asyncio.get_running_loop().call_soon(self._on_readable)
-                self.confirmed_lsn = lsn
                 self._last_feedback = time.monotonic()
                 self._reply_requested = False
         except psycopg.Error as exc:

@@ -43,7 +43,6 @@ IS_VALUES = {
 }
 MAX_LOGIC_DEPTH = 50  # nested and()/or(): PostgREST-sized trees, not recursion bombs
 CAST_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,62}(\[\])?$")
-IDENT = re.compile(r"^[^\s(),.:\"]+$")
 
 
 @dataclass
@@ -84,7 +83,6 @@ class ReadQuery:
     offset: int
     on_conflict: list[str] | None
     columns: list[str] | None
-    extra: list[tuple[str, str]]  # non-filter params (RPC GET arguments)
 
 
 def parse_operation(column: str, text: str, *, in_logic: bool) -> Filter:
@@ -214,16 +212,16 @@ def _non_negative(name: str, value: str) -> int:
     return n
 
 
-def parse_query(pairs: list[tuple[str, str]], *, filters: bool = True) -> ReadQuery:
+def parse_query(pairs: list[tuple[str, str]]) -> ReadQuery:
     """The query string's select, filters, order, paging and write parameters."""
     try:
-        return _parse_query(pairs, filters=filters)
+        return _parse_query(pairs)
     except GrammarError as exc:
         raise parse_error(exc.message, exc.details) from exc
 
 
-def _parse_query(pairs: list[tuple[str, str]], *, filters: bool) -> ReadQuery:
-    q = ReadQuery([SelectItem(None)], Logic("and"), [], None, 0, None, None, [])
+def _parse_query(pairs: list[tuple[str, str]]) -> ReadQuery:
+    q = ReadQuery([SelectItem(None)], Logic("and"), [], None, 0, None, None)
     for key, value in pairs:
         if key == "select":
             q.select = parse_select(value)
@@ -237,8 +235,6 @@ def _parse_query(pairs: list[tuple[str, str]], *, filters: bool) -> ReadQuery:
             q.on_conflict = [unquote(c.strip()) for c in split_top(value)]
         elif key == "columns":
             q.columns = [unquote(c.strip()) for c in split_top(value)]
-        elif not filters:
-            q.extra.append((key, value))
         elif key in LOGIC_KEYS:
             op, negate = LOGIC_KEYS[key]
             q.where.items.append(parse_logic(op, value, negate))

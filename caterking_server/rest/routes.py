@@ -36,9 +36,7 @@ from caterking_server.rest.errors import (
 
 log = logging.getLogger(__name__)
 
-SINGLE_MEDIA = "application/vnd.pgrst.object+json"
 MAX_BODY_BYTES = 16 << 20  # bulk inserts of a few thousand tasks fit many times over
-JSON_CT = "application/json; charset=utf-8"
 CATALOG_MAX_AGE_S = 2.0  # a table's shape is re-read after this long (DDL while serving)
 
 
