@@ -105,6 +105,7 @@ EXPOSED = {
     "Location, Server, Transfer-Encoding, Range-Unit",
     "/auth/v1": "X-Total-Count, Link, X-Supabase-Api-Version",
     "/realtime/v1": "",
+    "/kitchen/v1": "",
 }
 
 

@@ -1,4 +1,5 @@
-"""The local stack in one object: Postgres + `/auth/v1` + `/rest/v1` (+ Realtime).
+"""The kitchen server in one object: Postgres + `/auth/v1` + `/rest/v1` + Realtime, and
+`/kitchen/v1/setup` for displays that look for it.
 
 Usable from the CLI (`serve`) and in-process from tests::
 
@@ -32,6 +33,8 @@ from caterking_server.embedded_pg import EmbeddedPostgres
 from caterking_server.gateway import cors_middleware
 from caterking_server.ratelimit import AuthLimits
 from caterking_server.rest import RestService
+from caterking_server.setup_info import PER_IP as SETUP_INFO_PER_IP
+from caterking_server.setup_info import SetupInfo, server_name
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,12 @@ class LocalStack:
         seed: str | None = None,
         auth_limits: AuthLimits | None = None,
         cors_origins: tuple[str, ...] = ("*",),
+        name: str | None = None,
+        setup_info_per_ip: int = SETUP_INFO_PER_IP,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.name = server_name(name)
+        self.setup_info_per_ip = setup_info_per_ip
         self.auth_limits = auth_limits or AuthLimits()
         self.cors_origins = cors_origins
         self.host = host
@@ -86,6 +93,7 @@ class LocalStack:
         self._realtime: Any = None
         self.app: web.Application | None = None
         self.auth: AuthService | None = None
+        self.setup_info: SetupInfo | None = None
 
     # -- properties -----------------------------------------------------------------------
 
@@ -243,6 +251,10 @@ class LocalStack:
         self.auth = auth
         self.app.add_subapp("/auth/v1", auth.app())
         self.app.add_subapp("/rest/v1", RestService(self._pool, self.jwt_secret, roles).app())
+        self.setup_info = SetupInfo(
+            self.anon_key, self.name, self.host, per_ip=self.setup_info_per_ip
+        )
+        self.app.add_subapp("/kitchen/v1", self.setup_info.app())
 
         realtime_service: Any
         try:
@@ -276,6 +288,7 @@ class LocalStack:
             host = f"[{host}]"
         self._url = f"http://{host}:{port}"
         auth.site_url = self._url
+        self.setup_info.url = self._url
         self._write_env()
 
     def _ensure_database(self) -> None:
