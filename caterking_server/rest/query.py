@@ -1,4 +1,4 @@
-"""PostgREST query grammar → safe SQL (supabase-protocol.md §3.1).
+"""PostgREST query grammar → safe SQL (docs/kitchen-server.md, "REST").
 
 Identifiers are checked against the schema cache and quoted with
 `sql.Identifier`; every value is a bound parameter. Nothing a client sends is

@@ -236,7 +236,7 @@ class Dispatcher:
         return ch, info, targets, errs, checked_targets
 
     async def _row_error(self, ch: Change, info: Table, role: str) -> str | None:
-        """The error row an INSERT/UPDATE becomes for `role` (§1.8): no primary key → 400,
+        """The error row an INSERT/UPDATE becomes for `role`: no primary key → 400,
         no SELECT on every primary-key column → 401. DELETEs never get one."""
         if ch.type == "DELETE":
             return None
