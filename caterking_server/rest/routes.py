@@ -226,7 +226,7 @@ class RestService:
 
         return handle
 
-    # -- envelope --------------------------------------------------------------------------
+    # -- the request's context -----------------------------------------------------------
 
     def _context(self, request: web.Request) -> Ctx:
         token = bearer(request) or api_key(request)
