@@ -7,6 +7,7 @@ tools, no compiler (tools/check_wheels.py covers the ARM wheels)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,16 @@ def pi_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
            "--quiet", "--no-deps"]  # fmt: skip
     subprocess.run([*pip, "-r", str(ROOT / "requirements.lock")], check=True, timeout=300)
-    subprocess.run([*pip, str(ROOT)], check=True, timeout=300)
+    # From a copy: building in place would leave build/ and egg-info in the checkout.
+    src = venv.parent / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".*", "build", "*.egg-info", "__pycache__", "tests", "bench", "test-artifacts"
+        ),
+    )
+    subprocess.run([*pip, str(src)], check=True, timeout=300)
     return venv
 
 
