@@ -50,8 +50,9 @@ async def until(cond: Any, within: float) -> None:
 
 
 class Stack:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, db_url: str | None = None) -> None:
         self.data_dir = data_dir
+        self.db_url = db_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -59,7 +60,8 @@ class Stack:
     async def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
             [sys.executable, "-m", "caterking_server.cli", "serve", "--data-dir",
-             str(self.data_dir), "--port", str(self.port)],
+             str(self.data_dir), "--port", str(self.port),
+             *(["--db-url", self.db_url] if self.db_url else [])],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         async with httpx.AsyncClient() as c:
@@ -237,9 +239,13 @@ async def main() -> None:
     ap.add_argument("--actions", type=int, default=1000)
     ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--outage", type=float, default=10.0)
+    ap.add_argument("--smoke", action="store_true", help="a few seconds: every measure, tiny")
+    ap.add_argument("--db-url", default=None, help="use this Postgres instead of the embedded one")
     args = ap.parse_args()
+    if args.smoke:
+        args.actions, args.events, args.outage = 10, 50, 1.0
     with tempfile.TemporaryDirectory() as d:
-        stack = Stack(Path(d))
+        stack = Stack(Path(d), args.db_url)
         await stack.start()
         try:
             results: dict[str, Any] = {}

@@ -53,7 +53,10 @@ def main() -> int:
     ap.add_argument("--cases", type=int, default=10_000, help="generated cases per surface")
     ap.add_argument("--surfaces", default=",".join(SURFACES))
     ap.add_argument("--db-url", default=None, help="use this Postgres instead of the embedded one")
+    ap.add_argument("--smoke", action="store_true", help="a few seconds: 30 cases per surface")
     args = ap.parse_args()
+    if args.smoke:
+        args.cases = 30
     surfaces = [s for s in args.surfaces.split(",") if s]
     if set(surfaces) - set(SURFACES):
         ap.error(f"unknown surfaces: {sorted(set(surfaces) - set(SURFACES))}")

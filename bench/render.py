@@ -151,7 +151,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle", type=float, default=60, help="idle seconds (default 60)")
     parser.add_argument("--reps", type=int, default=30, help="changes per measurement")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds: every measure")
     args = parser.parse_args()
+    if args.smoke:
+        args.idle, args.reps = 1.0, 3
 
     rows: list[tuple[str, str]] = []
     wall, cpu = await first_paint(1000)

@@ -28,14 +28,24 @@ QUERY = "select exists(select 1 from public.tasks where id = %s)"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checks", type=int, default=3000)
+    ap.add_argument("--db-url", default=None, help="a migrated database instead of a new one")
+    ap.add_argument("--smoke", action="store_true", help="a second: 50 checks")
     args = ap.parse_args()
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg", fast_unsafe=True)
-    pg.start()
+    if args.smoke:
+        args.checks = 50
+    pg: EmbeddedPostgres | None = None
+    url = args.db_url
+    if url is None:
+        pg = EmbeddedPostgres(Path(tempfile.mkdtemp()) / "pg", fast_unsafe=True)
+        pg.start()
     try:
-        with psycopg.connect(pg.dsn, autocommit=True) as c:
-            c.execute("create database rls")
-        migrate(pg.url("rls"), with_base=True)
-        with psycopg.connect(pg.url("rls"), autocommit=True) as c:
+        if pg is not None:
+            with psycopg.connect(pg.dsn, autocommit=True) as c:
+                c.execute("create database rls")
+            url = pg.url("rls")
+            migrate(url, with_base=True)
+        assert url is not None
+        with psycopg.connect(url, autocommit=True) as c:
             tenant, kitchen = str(uuid.uuid4()), str(uuid.uuid4())
             c.execute("insert into tenants (id, name) values (%s, 't')", (tenant,))
             c.execute(
@@ -77,7 +87,8 @@ def main() -> None:
         print(f"round trip per check: {per * 1e6:.0f} us (client + server)")
         print(f"server {exec_line.strip().lower()}")
     finally:
-        pg.stop()
+        if pg is not None:
+            pg.stop()
 
 
 if __name__ == "__main__":

@@ -45,12 +45,16 @@ from caterking_server.embedded_pg import free_port  # noqa: E402
 class Server:
     """`caterking-server serve` in its own process (the stack as a person runs it)."""
 
-    def __init__(self, data_dir: Path, port: int, profile: str | None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, profile: str | None, db_url: str | None = None
+    ) -> None:
         cmd = [sys.executable]
         if profile:
             cmd += ["-m", "cProfile", "-o", profile]
         cmd += ["-m", "caterking_server.cli", "serve", "--port", str(port)]
         cmd += ["--data-dir", str(data_dir)]
+        if db_url:
+            cmd += ["--db-url", db_url]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.data_dir = data_dir
         assert self.proc.stdout is not None
@@ -242,10 +246,14 @@ def main() -> int:
     ap.add_argument("--clients", default="1,10,50")
     ap.add_argument("--rates", default="20,100")
     ap.add_argument("--profile-server", metavar="FILE", help="cProfile the server into FILE")
+    ap.add_argument("--db-url", default=None, help="use this Postgres instead of the embedded one")
+    ap.add_argument("--smoke", action="store_true", help="a few seconds: 2 clients, 20/s, 1 s")
     args = ap.parse_args()
+    if args.smoke:
+        args.seconds, args.clients, args.rates = 1.0, "2", "20"
 
     data_dir = Path(tempfile.mkdtemp(prefix="caterking-bench-"))
-    server = Server(data_dir, free_port(), args.profile_server)
+    server = Server(data_dir, free_port(), args.profile_server, args.db_url)
     try:
         tenant, kitchen = str(uuid.uuid4()), str(uuid.uuid4())
         with psycopg.connect(server.db_url, autocommit=True) as c:

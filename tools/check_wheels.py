@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,17 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     if not pypi_reachable():
         print(f"cannot reach {INDEX}: nothing checked", file=sys.stderr)
         return 3
+    targets = [
+        ((ROOT / name) if not Path(name).is_absolute() else Path(name), machine, python)
+        for name in args.locks
+        for machine in MACHINES
+        for python in PYTHONS
+    ]
+    # Each check mostly waits on PyPI: ask for all of them at once.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda t: check(*t), targets))
     failed = False
-    for lock_name in args.locks:
-        lock = (ROOT / lock_name) if not Path(lock_name).is_absolute() else Path(lock_name)
-        for machine in MACHINES:
-            for python in PYTHONS:
-                problems = check(lock, machine, python)
-                verdict = "wheels only" if not problems else "NEEDS A COMPILER OR A FIX"
-                print(f"{lock.name:28} {machine:8} cp{python:5} {verdict}")
-                for p in problems:
-                    print(f"    {re.sub(r'^ERROR: ', '', p)}")
-                failed |= bool(problems)
+    for (lock, machine, python), problems in zip(targets, results, strict=True):
+        verdict = "wheels only" if not problems else "NEEDS A COMPILER OR A FIX"
+        print(f"{lock.name:28} {machine:8} cp{python:5} {verdict}")
+        for p in problems:
+            print(f"    {re.sub(r'^ERROR: ', '', p)}")
+        failed |= bool(problems)
     return 1 if failed else 0
 
 
