@@ -17,6 +17,7 @@ import logging.handlers
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from caterking_display.config import (
 from caterking_display.device_setup import DeviceSetup
 from caterking_display.domain.clock import Clock, SystemClock
 from caterking_display.domain.setup import SetupDraft
-from caterking_display.domain.sync_status import Feed
+from caterking_display.domain.sync_status import ConnectionState, ErrorKind, Feed, SyncStatus
 
 log = logging.getLogger("caterking_display")
 
@@ -241,6 +242,28 @@ def tablet_data_dir(host_data_dir: Path, email: str) -> Path:
     return host_data_dir / TABLETS_DIR / digest
 
 
+def _keep_credential(data_dir: Path, password: str) -> Callable[[SyncStatus], None]:
+    """Once the server accepts the tablet's account, remember it (so the tablet can open
+    its saved board in an outage); forget it when the server refuses the password."""
+    from caterking_display import credentials
+
+    kept = False
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_status(status: SyncStatus) -> None:
+        nonlocal kept
+        if status.state is ConnectionState.LIVE and not kept:
+            kept = True
+            t = asyncio.create_task(asyncio.to_thread(credentials.remember, data_dir, password))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+        elif status.state is ConnectionState.AUTH_FAILED and status.error_kind is ErrorKind.SIGN_IN:
+            kept = False
+            credentials.forget(data_dir)
+
+    return on_status
+
+
 def run_web_session(args: argparse.Namespace) -> int:
     """One browser tab of `web`: nothing of the kitchen until a display account signs in;
     then that account's board, kept on this host (the same app throughout: a browser tab
@@ -266,7 +289,7 @@ async def _web_session(host: dict[str, Any], base: Path) -> int:
         BoardStore(None, clock, "tablet"),  # empty until someone signs in
         clock,
         UISettings(kitchen_name="CaterKing", theme=theme),
-        setup=DeviceSetup(persist=False),
+        setup=DeviceSetup(persist=False, offline_dir=lambda email: tablet_data_dir(base, email)),
         setup_draft=draft,
     )
     opened: list[Any] = []  # (engine, task, store, lock) once signed in
@@ -311,6 +334,7 @@ async def _web_session(host: dict[str, Any], base: Path) -> int:
             ),
         )
         engine.on_status(app.set_status)
+        engine.on_status(_keep_credential(cfg.data_dir, signed.password))
         task = asyncio.create_task(engine.run(), name="sync-engine")
         opened.append((engine, task, store, lock))
         app.station = cfg.station

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from caterking_display import credentials
 from caterking_display.config import default_config_path
 from caterking_display.domain.setup import STEPS, FoundServer, SetupDraft, Step, StepResult
 
@@ -280,9 +281,17 @@ class DeviceSetup:
     """The setup screen's helper (the UI's `SetupPort`): checks over the network, a scan
     of this network, and the configuration file at ``config_path``."""
 
-    def __init__(self, config_path: Path | None = None, *, persist: bool = True) -> None:
+    def __init__(
+        self,
+        config_path: Path | None = None,
+        *,
+        persist: bool = True,
+        offline_dir: Callable[[str], Path] | None = None,
+    ) -> None:
         self.config_path = config_path or default_config_path()
         self.persist = persist  # False: a tablet's sign-in (its account is not this host's)
+        # A tablet's saved board by account (its data dir), for signing in offline.
+        self.offline_dir = offline_dir
 
     async def check(self, draft: SetupDraft) -> list[StepResult]:
         return await check_draft(draft)
@@ -293,3 +302,9 @@ class DeviceSetup:
     def save(self, draft: SetupDraft) -> None:
         if self.persist:
             save(draft, self.config_path)
+
+    async def opens_offline(self, draft: SetupDraft) -> bool:
+        if self.offline_dir is None or not draft.email or not draft.password:
+            return False
+        where = self.offline_dir(draft.email)
+        return await asyncio.to_thread(credentials.matches, where, draft.password)

@@ -6,7 +6,7 @@ a scripted port answers, so the screen's behaviour is what is tested.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from textual.widgets import Button, Input
 
@@ -31,9 +31,13 @@ class Port:
     checked: list[SetupDraft] = field(default_factory=list)
     saved: list[SetupDraft] = field(default_factory=list)
     servers: list[FoundServer] = field(default_factory=list)
+    down: bool = False  # the server cannot be reached
+    remembered: str | None = None  # the password the server last accepted on this host
 
     async def check(self, draft: SetupDraft) -> list[StepResult]:
         self.checked.append(draft)
+        if self.down:
+            return [StepResult(Step.SERVER, False, "unreachable")]
         if draft.missing():
             return [StepResult(Step.SERVER, True), StepResult(Step.SIGN_IN, None, "missing")]
         if draft.password != GOOD.password:
@@ -54,6 +58,9 @@ class Port:
 
     def save(self, draft: SetupDraft) -> None:
         self.saved.append(draft)
+
+    async def opens_offline(self, draft: SetupDraft) -> bool:
+        return self.remembered is not None and draft.password == self.remembered
 
 
 def setup_app(port: Port, draft: SetupDraft | None = None, **kw: object) -> SetupApp:
@@ -166,3 +173,33 @@ async def test_in_kiosk_mode_the_board_offers_setup_only_while_sign_in_fails() -
         await pilot.press("f2")
         await pilot.pause()
         assert not isinstance(app.screen, SetupScreen)
+
+
+async def test_a_tablet_opens_its_saved_board_when_the_server_is_out_of_reach() -> None:
+    # A tablet reloaded in an outage: the server cannot check the password, but the host
+    # remembers the one it last accepted, so the chef gets the saved board and can work.
+    port = Port(down=True, remembered=GOOD.password)
+    app = setup_app(port, replace(GOOD, password="wrong"), account_only=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: "Cannot reach the server" in screen_text(app), within=5)
+        assert save_button(app).disabled  # a wrong password opens nothing, offline or not
+        assert "saved board opens" not in screen_text(app)
+        app.screen.query_one("#setup-password", Input).value = GOOD.password
+        await wait_for(pilot, lambda: not save_button(app).disabled, within=5)
+        assert str(save_button(app).label) == "Open the saved board"
+        assert "saved board opens" in screen_text(app)
+        await pilot.click("#setup-save")
+        await wait_for(pilot, lambda: app.return_value is not None, within=5)
+    assert app.return_value == GOOD
+
+
+async def test_a_first_setup_never_opens_offline() -> None:
+    # Only a tablet's sign-in on a host that holds its board: a new display must reach
+    # the server once.
+    port = Port(down=True, remembered=GOOD.password)
+    app = setup_app(port, GOOD)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: len(port.checked) >= 1, within=5)
+        await wait_for(pilot, lambda: "reach" in screen_text(app), within=5)
+        assert save_button(app).disabled
+        assert str(save_button(app).label) == "Save and open the board"

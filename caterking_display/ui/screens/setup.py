@@ -38,6 +38,13 @@ _FIELDS: tuple[tuple[str, str, str, bool], ...] = (
 )
 
 
+OFFLINE_LABEL = "Open the saved board"
+OFFLINE_WORDS = (
+    "The server cannot be reached. This tablet's saved board opens; what you do is kept"
+    " here and sent when the server is back."
+)
+
+
 class SetupScreen(Screen[SetupDraft | None]):
     """Dismisses with the saved draft, or None (cancelled: only from the board)."""
 
@@ -65,6 +72,8 @@ class SetupScreen(Screen[SetupDraft | None]):
         self._checked: SetupDraft | None = None
         self._timer: Timer | None = None
         self._field: Input | None = None  # the box the on-screen keyboard types into
+        self._offline = False  # the server is out of reach, but this account may open
+        self._save_label = "Sign in" if account_only else "Save and open the board"
 
     def compose(self) -> ComposeResult:
         if self.why:  # what brought the chef here stays in view above the form
@@ -97,8 +106,7 @@ class SetupScreen(Screen[SetupDraft | None]):
         # the form is scrolled.
         yield Static(self._checks_text(), id="setup-checks")
         with Horizontal(id="setup-buttons"):
-            label = "Sign in" if self.account_only else "Save and open the board"
-            yield Button(label, id="setup-save", variant="success")
+            yield Button(self._save_label, id="setup-save", variant="success")
             keyboard = Button("⌨ Keyboard (F2)", id="setup-keyboard")
             keyboard.can_focus = False  # showing the keyboard must not take the focus away
             yield keyboard
@@ -143,13 +151,21 @@ class SetupScreen(Screen[SetupDraft | None]):
     async def _run_check(self, draft: SetupDraft) -> None:
         self.query_one("#setup-checks", Static).update(self._checks_text(checking=True))
         results = await self.port.check(draft)
+        unreachable = any(r.code == "unreachable" for r in results)
+        offline = self.account_only and unreachable and await self.port.opens_offline(draft)
         if draft != self.draft:
             return  # typed on meanwhile: a newer check follows
         self.results = results
         self._checked = draft
+        self._offline = offline
         self.query_one("#setup-checks", Static).update(self._checks_text())
-        self.query_one("#setup-save", Button).disabled = not ready(results)
-        if any(r.code == "unreachable" for r in results):
+        save = self.query_one("#setup-save", Button)
+        save.disabled = not (ready(results) or offline)
+        label = OFFLINE_LABEL if offline else self._save_label
+        if str(save.label) != label:
+            save.label = label
+            save.refresh(layout=True)  # the button grows or shrinks with its words
+        if unreachable:
             # The network may come back (a reloaded tablet mid-outage): look again soon.
             self._timer = self.set_timer(RECHECK_UNREACHABLE_SECONDS, self._check)
 
@@ -162,6 +178,9 @@ class SetupScreen(Screen[SetupDraft | None]):
             style = {"✓": "bold green", "✗": "bold red", "!": "bold yellow"}.get(mark, "dim")
             text.append(f" {mark} ", style)
             text.append(words + "\n")
+        if self._offline:
+            text.append(" ! ", "bold yellow")
+            text.append(OFFLINE_WORDS + "\n")
         if checking:
             text.append(" … checking", "dim italic")
         return text
@@ -196,7 +215,7 @@ class SetupScreen(Screen[SetupDraft | None]):
     @on(Button.Pressed, "#setup-save")
     def _save(self) -> None:
         draft = self._read()
-        if draft != self._checked or not ready(self.results):
+        if draft != self._checked or not (ready(self.results) or self._offline):
             self._schedule()  # changed since the last check: check again first
             return
         try:
