@@ -71,6 +71,7 @@ def db_change(event: str, payload: dict[str, Any]) -> ChangeEvent | None:
         record=record,
         old_record=old,
         commit_timestamp=None,
+        partial=payload.get("truncated") is True,
     )
 
 

@@ -100,6 +100,9 @@ class ChangeEvent:
     old_record: dict[str, Any] | None
     commit_timestamp: str | None
     errors: list[str] | None = None
+    partial: bool = False
+    """The row was too big to send whole (a database broadcast over Realtime's size
+    limit carries only its key and version): fetch it instead of applying it."""
 
 
 @dataclass(frozen=True, slots=True)

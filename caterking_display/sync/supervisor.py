@@ -195,7 +195,7 @@ class Supervisor:
         """Open a link and join (raises if that fails); not yet proven live."""
         session = self._auth.session
         tenant = _text_or_none(session.app_metadata.get("tenant_id")) if session else None
-        watch = _LinkWatch(self._resync.on_change)
+        watch = _LinkWatch(self._on_change)
         handlers = LinkHandlers(
             on_change=watch.on_change,
             on_presence=self._status.devices,
@@ -230,6 +230,15 @@ class Supervisor:
         if current is not None and current.access_token != token:
             await watch.link.set_auth(current.access_token)
         return watch
+
+    def _on_change(self, ev: ChangeEvent) -> None:
+        if ev.partial:
+            # Too big to broadcast whole (a task's notes over Realtime's limit): the row
+            # is fetched with the whole board on a fresh link, like after any rejoin.
+            log.warning("sync: a %s change came without its row; fetching the board", ev.table)
+            self.force_reconnect()
+            return
+        self._resync.on_change(ev)
 
     async def _prove_broadcast(self, watch: _LinkWatch, token: str) -> str | None:
         """Ask the database to broadcast a probe to this kitchen and wait for it on the

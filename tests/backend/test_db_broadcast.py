@@ -75,3 +75,16 @@ json_values = st.recursive(
 def test_never_raises(event: str, payload: dict[str, Any]) -> None:
     ev = db_change(event, payload)
     assert ev is None or (ev.type == event and isinstance(ev.table, str))
+
+
+def test_a_truncated_row_is_marked_partial() -> None:
+    ev = db_change(
+        "UPDATE",
+        {"operation": "UPDATE", "table": "tasks", "record": {"id": ROW["id"], "version": 9},
+         "old_record": {"id": ROW["id"]}, "truncated": True},
+    )  # fmt: skip
+    assert ev is not None and ev.partial
+    assert (
+        db_change("UPDATE", {"operation": "UPDATE", "table": "tasks", "record": ROW}).partial
+        is False
+    )  # type: ignore[union-attr]

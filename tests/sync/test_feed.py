@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from caterking_display.backend.types import ChangeEvent
 from caterking_display.domain.actions import Action
 from caterking_display.domain.clock import SystemClock
 from caterking_display.domain.sync_status import ConnectionState as S
@@ -118,5 +119,23 @@ async def test_another_boards_probe_is_not_an_announcement() -> None:
         backend.links[0].handlers.on_broadcast("announcement", {"message": "Fire table 4"})
         await until(lambda: e.status.announcement == "Fire table 4", 2)
         e.store.enqueue(Action.CLAIM, tid(1), ME)  # unrelated: the engine still works
+    finally:
+        await e.stop()
+
+
+async def test_a_change_too_big_to_broadcast_is_fetched_not_lost() -> None:
+    backend = FakeBackend(broadcasts=True)
+    e = engine(backend, Feed.AUTO)
+    e.start()
+    try:
+        await until(lambda: e.status.state is S.LIVE, 5)
+        fetches = backend.fetches
+        t = task(1)
+        backend.tasks[t.id] = t  # what the server has
+        backend.links[0].handlers.on_change(
+            ChangeEvent("tasks", "INSERT", {"id": t.id, "version": 1}, None, None, partial=True)
+        )
+        await until(lambda: backend.fetches > fetches and e.store.get(tid(1)) is not None, 5)
+        assert len(backend.links) == 2 and backend.links[0].closed
     finally:
         await e.stop()
