@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-# PostgREST-style per-role statement timeouts (supabase-protocol.md §5).
+# PostgREST-style per-role statement timeouts (docs/kitchen-server.md, "Limits").
 STATEMENT_TIMEOUTS = {"anon": "3s", "authenticated": "8s"}
 DEFAULT_TIMEOUT = "30s"
 

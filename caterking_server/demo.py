@@ -1,4 +1,4 @@
-"""`caterking-server demo [--attach]`: the embedded default (DESIGN.md §7).
+"""`caterking-server demo [--attach]`: the embedded default (docs/kitchen-server.md).
 
 Starts (or reuses) the local stack with the demo seed in the user data dir, starts the
 kitchen simulator, and opens the board signed in as the demo display. `--attach`

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from caterking_server.auth import users
 from caterking_server.kitchen_catalogue import (
@@ -24,8 +25,18 @@ from caterking_server.kitchen_catalogue import (
     chef_speed,
 )
 
-if TYPE_CHECKING:
-    from caterking_server.stack import LocalStack
+
+class SeedTarget(Protocol):
+    """What seeding needs of the kitchen server (LocalStack): its database, and its
+    private state file for the accounts' passwords."""
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Any]: ...
+
+    def remember(self, key: str, value: Any) -> None: ...
+
+    def recall(self, key: str) -> Any: ...
+
 
 DEMO_TENANT_NAME = "Harbour Catering"
 DEMO_KITCHEN_NAME = "Main Kitchen"
@@ -92,7 +103,7 @@ def demo_tasks(
     return rows
 
 
-async def seed_demo(stack: LocalStack) -> tuple[str, str]:
+async def seed_demo(stack: SeedTarget) -> tuple[str, str]:
     """Create the demo data once; returns the display account (email, password)."""
     async with stack.pool.connection() as conn, conn.transaction():
         await conn.execute("select pg_advisory_xact_lock(hashtext('caterking_demo_seed'))")
@@ -166,7 +177,7 @@ def remembered_password(state: dict[str, Any], email: str) -> str | None:
 
 
 async def _ensure_display_user(
-    stack: LocalStack,
+    stack: SeedTarget,
     conn: psycopg.AsyncConnection[Any],
     tenant_id: str,
     kitchen_id: str,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -87,7 +86,6 @@ class EmbeddedPostgres:
         self.pgdata = Path(pgdata).absolute()
         self.port = port
         self.fast_unsafe = fast_unsafe  # fsync off: tests only
-        self._started_here = False
 
     @property
     def dsn(self) -> str:
@@ -230,7 +228,6 @@ class EmbeddedPostgres:
             "start",
             timeout=timeout + 5,
         )
-        self._started_here = True
         self._wait_ready(timeout)
         return self.dsn
 
@@ -258,11 +255,6 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self.running_pid() is not None:
             self._stop_any()
-        self._started_here = False
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.pgdata, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedPostgres:
         self.start()

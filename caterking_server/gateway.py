@@ -9,6 +9,8 @@ from aiohttp import hdrs, web
 
 from caterking_server import tokens
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 
 def api_key(request: web.Request) -> str | None:
     """The `apikey` header (any case) or `?apikey=` query parameter."""
@@ -47,6 +49,22 @@ def gateway_refusal(request: web.Request, secret: str) -> web.Response | None:
     return None
 
 
+def api_key_required(secret: str, *, public: frozenset[str] = frozenset()) -> Any:
+    """Kong's key-auth in front of a surface: a routed request without one of this
+    project's keys is refused (401) before its handler runs, except on the `public`
+    paths. A request the router could not place (404, 405) is left to the router."""
+
+    @web.middleware
+    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.http_exception is None and request.path not in public:
+            refused = gateway_refusal(request, secret)
+            if refused is not None:
+                return refused
+        return await handler(request)
+
+    return gateway
+
+
 class BodyTooLarge(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(f"request body of {size} bytes")
@@ -77,14 +95,6 @@ def rest_query_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in pairs if k != "apikey"]
 
 
-def json_body_or_none(raw: bytes) -> Any:
-    import json
-
-    if not raw.strip():
-        return None
-    return json.loads(raw)
-
-
 # CORS as hosted Supabase answers browsers: its gateway (Kong's cors plugin) answers
 # preflights itself (before the API key is checked) with the request's headers allowed,
 # and the services expose the headers their clients read: PostgREST's Content-Range
@@ -95,9 +105,8 @@ EXPOSED = {
     "Location, Server, Transfer-Encoding, Range-Unit",
     "/auth/v1": "X-Total-Count, Link, X-Supabase-Api-Version",
     "/realtime/v1": "",
+    "/kitchen/v1": "",
 }
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _surface(path: str) -> str | None:

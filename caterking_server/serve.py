@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jwt-expiry", type=int, default=3600, help="access token lifetime in seconds")
     p.add_argument("--seed", choices=["demo"], default=None, help="create demo data")
     limits = p.add_argument_group(
-        "auth limits (0 = off; each also from its environment variable; docs/security.md)"
+        "limits (0 = off; each also from its environment variable; docs/security.md)"
     )
     for flag, env, default, what in (
         ("--rate-limit-sign-in", "CATERKING_RATE_LIMIT_SIGN_IN", 30,
@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
          "wrong passwords per account per 5 minutes (then 429 for it from anywhere)"),
         ("--min-password-length", "CATERKING_MIN_PASSWORD_LENGTH", 10,
          "shortest password the admin API accepts"),
+        ("--rate-limit-setup-info", "CATERKING_RATE_LIMIT_SETUP_INFO", 30,
+         "answers of /kitchen/v1/setup per client address per 5 minutes"),
     ):  # fmt: skip
         limits.add_argument(
             flag,
@@ -53,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             metavar="N",
             help=f"{what} (default {default}; env {env})",
         )
+    p.add_argument(
+        "--name",
+        default=os.environ.get("CATERKING_SERVER_NAME"),
+        help="the name displays show when they find this server (default: the host name; "
+        "env CATERKING_SERVER_NAME)",
+    )
     p.add_argument(
         "--cors-origins",
         default=os.environ.get("CATERKING_CORS_ORIGINS", "*"),
@@ -95,6 +103,8 @@ async def run(args: argparse.Namespace) -> int:
             min_password_length=args.min_password_length,
         ),
         cors_origins=tuple(o.strip() for o in args.cors_origins.split(",") if o.strip()),
+        name=args.name,
+        setup_info_per_ip=args.rate_limit_setup_info,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,4 +1,5 @@
-"""The local stack in one object: Postgres + `/auth/v1` + `/rest/v1` (+ Realtime).
+"""The kitchen server in one object: Postgres + `/auth/v1` + `/rest/v1` + Realtime, and
+`/kitchen/v1/setup` for displays that look for it.
 
 Usable from the CLI (`serve`) and in-process from tests::
 
@@ -22,7 +23,6 @@ from typing import Any
 
 import psycopg
 from aiohttp import web
-from psycopg import conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from caterking_schema.migrate import migrate
@@ -33,6 +33,8 @@ from caterking_server.embedded_pg import EmbeddedPostgres
 from caterking_server.gateway import cors_middleware
 from caterking_server.ratelimit import AuthLimits
 from caterking_server.rest import RestService
+from caterking_server.setup_info import PER_IP as SETUP_INFO_PER_IP
+from caterking_server.setup_info import SetupInfo, server_name
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,12 @@ class LocalStack:
         seed: str | None = None,
         auth_limits: AuthLimits | None = None,
         cors_origins: tuple[str, ...] = ("*",),
+        name: str | None = None,
+        setup_info_per_ip: int = SETUP_INFO_PER_IP,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.name = server_name(name)
+        self.setup_info_per_ip = setup_info_per_ip
         self.auth_limits = auth_limits or AuthLimits()
         self.cors_origins = cors_origins
         self.host = host
@@ -87,6 +93,7 @@ class LocalStack:
         self._realtime: Any = None
         self.app: web.Application | None = None
         self.auth: AuthService | None = None
+        self.setup_info: SetupInfo | None = None
 
     # -- properties -----------------------------------------------------------------------
 
@@ -242,8 +249,12 @@ class LocalStack:
         )
         auth = AuthService(self._pool, self.jwt_secret, self.jwt_expiry, limits=self.auth_limits)
         self.auth = auth
-        auth.add_routes(self.app)
-        RestService(self._pool, self.jwt_secret, roles).add_routes(self.app)
+        self.app.add_subapp("/auth/v1", auth.app())
+        self.app.add_subapp("/rest/v1", RestService(self._pool, self.jwt_secret, roles).app())
+        self.setup_info = SetupInfo(
+            self.anon_key, self.name, self.host, per_ip=self.setup_info_per_ip
+        )
+        self.app.add_subapp("/kitchen/v1", self.setup_info.app())
 
         realtime_service: Any
         try:
@@ -277,6 +288,7 @@ class LocalStack:
             host = f"[{host}]"
         self._url = f"http://{host}:{port}"
         auth.site_url = self._url
+        self.setup_info.url = self._url
         self._write_env()
 
     def _ensure_database(self) -> None:
@@ -319,10 +331,3 @@ class LocalStack:
 
     def recall(self, key: str) -> Any:
         return self._state.get(key)
-
-    @staticmethod
-    def redact(dsn: str) -> str:
-        info = conninfo.conninfo_to_dict(dsn)
-        if info.get("password"):
-            info["password"] = "***"
-        return conninfo.make_conninfo(**info)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""HS256 JWTs as Supabase issues and checks them (supabase-protocol.md §1.1, §4).
+"""HS256 JWTs as Supabase issues and checks them (docs/kitchen-server.md).
 
 Shared by the local stack's Auth, REST and Realtime so every path accepts and
 refuses the same tokens with the same words.

@@ -1,4 +1,4 @@
--- Supabase base for plain PostgreSQL (supabase-protocol.md §5).
+-- Supabase base for plain PostgreSQL (docs/kitchen-server.md).
 -- Applied by `migrate --with-base` / the local stack only, and only where missing:
 -- a hosted Supabase project already has all of this. App migrations never rely on
 -- anything here that a hosted project lacks.

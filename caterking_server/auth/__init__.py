@@ -1,4 +1,4 @@
-"""GoTrue-compatible `/auth/v1` for the local stack (supabase-protocol.md §4)."""
+"""GoTrue-compatible `/auth/v1` of the kitchen server (docs/kitchen-server.md)."""
 
 from caterking_server.auth.routes import AuthService
 

@@ -1,4 +1,4 @@
-"""`/auth/v1`: the GoTrue subset the official clients use (supabase-protocol.md §4)."""
+"""`/auth/v1`: the GoTrue subset the official clients use (docs/kitchen-server.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -15,44 +14,20 @@ from urllib.parse import urlencode
 import psycopg
 from aiohttp import web
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from caterking_server import tokens
 from caterking_server.auth import users
+from caterking_server.auth.errors import API_VERSION_HEADER, AuthError, gotrue_errors
 from caterking_server.db import admin_tx
-from caterking_server.gateway import (
-    BodyTooLarge,
-    bearer,
-    gateway_refusal,
-    read_capped,
-)
+from caterking_server.gateway import BodyTooLarge, api_key_required, bearer, read_capped
 from caterking_server.ratelimit import AuthLimits, RateLimiter
 
 log = logging.getLogger(__name__)
 
-API_VERSION_HEADER = "X-Supabase-Api-Version"
 ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
-BAN_FOREVER = "876000h"
 REFRESH_TOKEN_REUSE_INTERVAL = 10.0  # seconds (GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL)
 MAX_OFFSET = 2**62  # admin_list: page × per_page must stay a Postgres bigint
-
-
-class AuthError(Exception):
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra or {}
-        self.headers = headers or {}
 
 
 def _rate_limited(wait: float) -> AuthError:
@@ -67,22 +42,6 @@ def _rate_limited(wait: float) -> AuthError:
 
 def _already_used() -> AuthError:
     return AuthError(400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _error_response(request: web.Request, err: AuthError) -> web.Response:
-    version = request.headers.get(API_VERSION_HEADER)
-    if version:
-        body: dict[str, Any] = {"code": err.code, "message": err.message}
-        headers = {API_VERSION_HEADER: version}
-    else:
-        body = {"code": err.status, "error_code": err.code, "msg": err.message}
-        headers = {}
-    body.update(err.extra)
-    headers.update(err.headers)
-    return web.json_response(body, status=err.status, headers=headers)
 
 
 def _ok(request: web.Request, body: Any, status: int = 200) -> web.Response:
@@ -155,54 +114,26 @@ class AuthService:
 
     # -- wiring ---------------------------------------------------------------------
 
-    def add_routes(self, app: web.Application) -> None:
+    def app(self) -> web.Application:
+        """`/auth/v1` as a sub-application: Kong's key check (not on health and
+        settings), then GoTrue's error envelope around every handler."""
+        public = frozenset({"/auth/v1/health", "/auth/v1/settings"})
+        app = web.Application(
+            middlewares=[api_key_required(self.jwt_secret, public=public), gotrue_errors]
+        )
         r = app.router
-        r.add_get("/auth/v1/health", self._wrap(self.health, gate=False))
-        r.add_get("/auth/v1/settings", self._wrap(self.settings, gate=False))
-        r.add_post("/auth/v1/token", self._wrap(self.token))
-        r.add_post("/auth/v1/signup", self._wrap(self.signup))
-        r.add_get("/auth/v1/user", self._wrap(self.get_user))
-        r.add_post("/auth/v1/logout", self._wrap(self.logout))
-        r.add_post("/auth/v1/admin/users", self._wrap(self.admin_create))
-        r.add_get("/auth/v1/admin/users", self._wrap(self.admin_list))
-        r.add_get("/auth/v1/admin/users/{id}", self._wrap(self.admin_get))
-        r.add_put("/auth/v1/admin/users/{id}", self._wrap(self.admin_update))
-        r.add_delete("/auth/v1/admin/users/{id}", self._wrap(self.admin_delete))
-
-    def _wrap(self, handler: Handler, *, gate: bool = True) -> Handler:
-        async def run(request: web.Request) -> web.StreamResponse:
-            if gate:
-                refused = gateway_refusal(request, self.jwt_secret)
-                if refused is not None:
-                    return refused
-            try:
-                return await handler(request)
-            except AuthError as err:
-                return _error_response(request, err)
-            except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                log.warning("auth: database unavailable: %s", exc)
-                return _error_response(
-                    request, AuthError(503, "unexpected_failure", "Database unavailable")
-                )
-            except psycopg.Error as exc:
-                if not exc.sqlstate:
-                    # Refused by the driver before Postgres saw it (e.g. a NUL byte in a
-                    # value): the request is at fault, and a 500 would invite retries.
-                    return _error_response(
-                        request, AuthError(400, "validation_failed", f"Invalid value: {exc}")
-                    )
-                log.exception("auth: database error")
-                return _error_response(
-                    request, AuthError(500, "unexpected_failure", "Internal server error")
-                )
-            except Exception:
-                # GoTrue answers every unhandled failure with its JSON error shape.
-                log.exception("auth: unexpected failure on %s %s", request.method, request.path)
-                return _error_response(
-                    request, AuthError(500, "unexpected_failure", "Internal server error")
-                )
-
-        return run
+        r.add_get("/health", self.health)
+        r.add_get("/settings", self.settings)
+        r.add_post("/token", self.token)
+        r.add_post("/signup", self.signup)
+        r.add_get("/user", self.get_user)
+        r.add_post("/logout", self.logout)
+        r.add_post("/admin/users", self.admin_create)
+        r.add_get("/admin/users", self.admin_list)
+        r.add_get("/admin/users/{id}", self.admin_get)
+        r.add_put("/admin/users/{id}", self.admin_update)
+        r.add_delete("/admin/users/{id}", self.admin_delete)
+        return app
 
     # -- tokens -----------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""Realtime for the local stack: Phoenix channels, postgres_changes from logical
-replication, broadcast, presence and private channels (supabase-protocol.md §1)."""
+"""Realtime for the kitchen server: Phoenix channels, postgres_changes from logical
+replication, broadcast, presence and private channels (docs/kitchen-server.md)."""
 
-from .service import RealtimeService
+from caterking_server.realtime.service import RealtimeService
 
 __all__ = ["RealtimeService"]

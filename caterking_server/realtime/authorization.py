@@ -1,4 +1,5 @@
-"""Private channels: RLS on realtime.messages decides (supabase-protocol.md §1.4, §1.9).
+"""Who may do what on a channel: the JWT check, and for private channels the policies on
+realtime.messages.
 
 As Supabase does: inside a transaction, as the subscriber's role and claims with
 `realtime.topic` set, insert probe rows (extensions broadcast and presence) and read them
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+
+from caterking_server import tokens
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -67,3 +70,19 @@ async def authorize(
             log.info("realtime: authorization of %r failed: %s", subtopic[:100], exc.sqlstate)
             return Policies(False, False)
     return Policies(read, write)
+
+
+class Access:
+    """The checks a socket (and REST broadcast) makes: a token's claims, a topic's
+    policies."""
+
+    def __init__(self, jwt_secret: str, pool: AsyncConnectionPool[Any]) -> None:
+        self._secret = jwt_secret
+        self._pool = pool
+
+    def claims(self, token: str | None) -> dict[str, Any]:
+        """The token's claims; tokens.TokenError with Realtime's reason if refused."""
+        return tokens.verify(token, self._secret)
+
+    async def policies(self, subtopic: str, role: str, claims: dict[str, Any]) -> Policies:
+        return await authorize(self._pool, subtopic, role, claims)

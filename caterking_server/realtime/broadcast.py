@@ -1,4 +1,4 @@
-"""Topic membership and broadcast relay (supabase-protocol.md §1.11).
+"""Topic membership and broadcast relay.
 
 Public and private channels of the same name are distinct: the hub key is
 (private, topic)."""
@@ -7,39 +7,58 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .serializers import ENCODING_JSON, V2, FrameError, Message, frame_bytes
-
-if TYPE_CHECKING:
-    from .channel import Channel
+from caterking_server.realtime.serializers import (
+    ENCODING_JSON,
+    V2,
+    FrameError,
+    Message,
+    frame_bytes,
+)
 
 log = logging.getLogger(__name__)
 
 TopicKey = tuple[bool, str]
 
 
+class Member(Protocol):
+    """A channel as its topic sees it (realtime.channel.Channel)."""
+
+    topic: str
+    alive: bool
+    broadcast_self: bool
+
+    @property
+    def key(self) -> TopicKey: ...
+
+    @property
+    def vsn(self) -> str: ...
+
+    def send_frame(self, frame: bytes) -> None: ...
+
+
 class Hub:
     def __init__(self) -> None:
-        self.members: dict[TopicKey, set[Channel]] = {}
+        self.members: dict[TopicKey, set[Member]] = {}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.members.values())
 
-    def add(self, ch: Channel) -> None:
+    def add(self, ch: Member) -> None:
         self.members.setdefault(ch.key, set()).add(ch)
 
-    def remove(self, ch: Channel) -> None:
+    def remove(self, ch: Member) -> None:
         group = self.members.get(ch.key)
         if group is not None:
             group.discard(ch)
             if not group:
                 del self.members[ch.key]
 
-    def of(self, key: TopicKey) -> list[Channel]:
+    def of(self, key: TopicKey) -> list[Member]:
         return list(self.members.get(key, ()))
 
-    def broadcast(self, key: TopicKey, msg: Message, sender: Channel | None) -> int:
+    def broadcast(self, key: TopicKey, msg: Message, sender: Member | None) -> int:
         """Relay a user broadcast to the topic's channels (the sender only with self).
 
         Every member of a topic has the same topic string, so each frame is encoded once
@@ -52,7 +71,7 @@ class Hub:
                 continue
             if not ch.alive:
                 continue
-            vsn = ch.conn.vsn
+            vsn = ch.vsn
             binary = vsn == V2 and msg.binary is not None
             if not binary and msg.binary is not None and msg.encoding != ENCODING_JSON:
                 continue  # raw bytes cannot travel in a JSON frame
@@ -73,7 +92,7 @@ class Hub:
             frame = frames[fkey]
             if frame is None:
                 continue
-            ch.conn.send_frame(frame)
+            ch.send_frame(frame)
             sent += 1
         return sent
 
@@ -84,13 +103,13 @@ class Hub:
         for ch in self.of(key):
             if not ch.alive:
                 continue
-            vsn = ch.conn.vsn
+            vsn = ch.vsn
             frame = frames.get(vsn)
             if frame is None:
                 frame = frames[vsn] = frame_bytes(
                     Message(ch.topic, event, None, payload_json=payload_json), vsn
                 )
-            ch.conn.send_frame(frame)
+            ch.send_frame(frame)
 
 
 def valid_broadcast(payload: Any) -> bool:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .postgres_changes import Binding, rls_key
-from .serializers import Message
+from caterking_server.realtime.postgres_changes.bindings import Binding
+from caterking_server.realtime.postgres_changes.rls import rls_key
+from caterking_server.realtime.serializers import Message
 
-if TYPE_CHECKING:
-    from .socket import Connection
+
+class FrameSink(Protocol):
+    """Where a channel's frames go (its socket), and in which serializer."""
+
+    @property
+    def vsn(self) -> str: ...
+
+    def send(self, msg: Message) -> None: ...
+
+    def send_frame(self, frame: bytes) -> None: ...
 
 
 def truthy(value: Any) -> bool:
@@ -19,12 +28,12 @@ def truthy(value: Any) -> bool:
 
 
 class Channel:
-    def __init__(self, conn: Connection, topic: str, join_ref: str | None, config: Any) -> None:
+    def __init__(self, out: FrameSink, topic: str, join_ref: str | None, config: Any) -> None:
         cfg = config if isinstance(config, dict) else {}
         b_raw, p_raw = cfg.get("broadcast"), cfg.get("presence")
         bcast: dict[str, Any] = b_raw if isinstance(b_raw, dict) else {}
         pres: dict[str, Any] = p_raw if isinstance(p_raw, dict) else {}
-        self.conn = conn
+        self.out = out
         self.topic = topic
         self.name = topic[len("realtime:") :]
         self.join_ref = join_ref
@@ -49,6 +58,7 @@ class Channel:
 
     @property
     def key(self) -> tuple[bool, str]:
+        """Public and private channels of one name are distinct topics."""
         return (self.private, self.topic)
 
     def set_claims(self, token: str, claims: dict[str, Any]) -> None:
@@ -58,13 +68,13 @@ class Channel:
         self.claims_json = json.dumps(claims, sort_keys=True, separators=(",", ":"))
         self.rls_key = rls_key(self.role, claims)
 
-    # Subscriber protocol for postgres_changes.Registry
+    # A member of its topic (broadcast.Member) and a postgres_changes Subscriber.
     @property
     def vsn(self) -> str:
-        return self.conn.vsn
+        return self.out.vsn
 
     def send_frame(self, frame: bytes) -> None:
-        self.conn.send_frame(frame)
+        self.out.send_frame(frame)
 
     def system(self, extension: str, status: str, message: str) -> None:
         payload = {
@@ -73,7 +83,7 @@ class Channel:
             "message": message,
             "status": status,
         }
-        self.conn.send(Message(self.topic, "system", payload))
+        self.out.send(Message(self.topic, "system", payload))
 
     def cancel_expiry(self) -> None:
         if self.expiry is not None:

@@ -1,15 +1,23 @@
-"""Presence per topic (supabase-protocol.md §1.12): every meta carries `phx_ref`."""
+"""Presence per topic: who is tracked on it, and the diffs its channels get. Every meta
+carries `phx_ref` (and `phx_ref_prev` when it replaces one)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .broadcast import Hub, TopicKey
-    from .channel import Channel
+from caterking_server.realtime.broadcast import Hub, TopicKey
+
+
+class Tracked(Protocol):
+    """A channel as presence sees it (realtime.channel.Channel)."""
+
+    presence_key: str
+
+    @property
+    def key(self) -> TopicKey: ...
 
 
 def new_ref() -> str:
@@ -20,7 +28,7 @@ class Presence:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         # topic key -> presence key -> {channel: meta}
-        self.state: dict[TopicKey, dict[str, dict[Channel, dict[str, Any]]]] = {}
+        self.state: dict[TopicKey, dict[str, dict[Tracked, dict[str, Any]]]] = {}
 
     def __len__(self) -> int:
         return sum(len(m) for keys in self.state.values() for m in keys.values())
@@ -32,7 +40,7 @@ class Presence:
             if metas
         }
 
-    def track(self, ch: Channel, data: dict[str, Any]) -> None:
+    def track(self, ch: Tracked, data: dict[str, Any]) -> None:
         topic = self.state.setdefault(ch.key, {})
         metas = topic.setdefault(ch.presence_key, {})
         old = metas.get(ch)
@@ -45,7 +53,7 @@ class Presence:
         metas[ch] = meta
         self._diff(ch.key, {ch.presence_key: {"metas": [meta]}}, leaves)
 
-    def untrack(self, ch: Channel) -> None:
+    def untrack(self, ch: Tracked) -> None:
         topic = self.state.get(ch.key)
         if not topic:
             return

@@ -1,6 +1,7 @@
 """Logical replication of publication `supabase_realtime` through the built-in `pgoutput`
 plugin, streamed with START_REPLICATION over libpq's COPY BOTH protocol (psycopg's `pq`
-binding; supabase-protocol.md §1.6, §1.8).
+binding). This module is the I/O: the slot, the connection, feedback, reconnects; the
+bytes are decoded by `caterking_server.realtime.pgoutput`.
 
 Slot policy: one slot per database (`caterking_rt_<database>`). A slot left by a crash is
 dropped and recreated on start (its changes had no subscribers anyway; a walsender still
@@ -13,25 +14,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import re
-import struct
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import conninfo, pq
+
+from caterking_server.realtime.pgoutput import (
+    PG_EPOCH,
+    Change,
+    Keepalive,
+    PgOutputDecoder,
+    Relation,
+    XLogData,
+    parse_copy_data,
+    standby_status_update,
+)
 
 if TYPE_CHECKING:
     from psycopg.pq.abc import PGconn
 
 log = logging.getLogger(__name__)
 
-PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 PUBLICATION = "supabase_realtime"
 
 
@@ -41,271 +49,6 @@ def slot_name_for(dbname: str) -> str:
     if len(name) > 63 or clean != dbname:
         name = f"caterking_rt_{clean[:30]}_{hashlib.sha1(dbname.encode()).hexdigest()[:10]}"
     return name
-
-
-@dataclass(slots=True)
-class Column:
-    name: str
-    type_oid: int
-    flags: int
-
-
-@dataclass(slots=True)
-class Relation:
-    oid: int
-    schema: str
-    name: str
-    replident: str
-    columns: list[Column]
-
-
-@dataclass(slots=True)
-class Change:
-    """One row change; values are text (None = NULL, UNCHANGED = unchanged TOAST)."""
-
-    relation: Relation
-    type: str  # INSERT | UPDATE | DELETE
-    new: list[str | object | None] | None
-    old: list[str | object | None] | None
-    commit_time: datetime = field(default=PG_EPOCH)
-    commit_lsn: int = 0
-    xid: int = 0
-
-
-UNCHANGED = object()
-
-
-class PgOutputDecoder:
-    """Decodes pgoutput protocol v1 messages, one bytea per call, in WAL order."""
-
-    def __init__(self) -> None:
-        self.relations: dict[int, Relation] = {}
-        self.pending: list[Change] = []
-        self.in_transaction = False
-        self.xid = 0
-        self.last_end_lsn = 0
-        self.on_relation: Callable[[Relation], None] | None = None
-
-    def feed(self, data: bytes) -> list[Change] | None:
-        """Returns the transaction's changes on Commit, else None."""
-        kind = data[0:1]
-        if kind == b"B":
-            self.pending = []
-            self.in_transaction = True
-            (self.xid,) = struct.unpack_from("!I", data, 17)
-        elif kind == b"C":
-            _flags, commit_lsn, end_lsn, ts = struct.unpack_from("!bqqq", data, 1)
-            self.in_transaction = False
-            self.last_end_lsn = end_lsn
-            when = PG_EPOCH + timedelta(microseconds=ts)
-            done = self.pending
-            self.pending = []
-            for ch in done:
-                ch.commit_time = when
-                ch.commit_lsn = commit_lsn
-                ch.xid = self.xid
-            return done
-        elif kind == b"R":
-            self._relation(data)
-        elif kind in (b"I", b"U", b"D"):
-            self._row(kind, data)
-        # Origin, Type, Truncate, Message: nothing to send.
-        return None
-
-    @staticmethod
-    def _cstring(data: bytes, pos: int) -> tuple[str, int]:
-        end = data.index(b"\0", pos)
-        return data[pos:end].decode(), end + 1
-
-    def _relation(self, data: bytes) -> None:
-        (oid,) = struct.unpack_from("!I", data, 1)
-        schema, pos = self._cstring(data, 5)
-        name, pos = self._cstring(data, pos)
-        replident = chr(data[pos])
-        (ncols,) = struct.unpack_from("!h", data, pos + 1)
-        pos += 3
-        cols = []
-        for _ in range(ncols):
-            flags = data[pos]
-            cname, pos = self._cstring(data, pos + 1)
-            type_oid, _typmod = struct.unpack_from("!Ii", data, pos)
-            pos += 8
-            cols.append(Column(cname, type_oid, flags))
-        rel = Relation(oid, schema, name, replident, cols)
-        before = self.relations.get(oid)
-        self.relations[oid] = rel
-        # pgoutput re-sends Relation in every decoding session (each connection): only a real
-        # change of the table's shape invalidates the catalog caches.
-        if before != rel and before is not None and self.on_relation is not None:
-            self.on_relation(rel)
-
-    @staticmethod
-    def _tuple(data: bytes, pos: int) -> tuple[list[str | object | None], int]:
-        (n,) = struct.unpack_from("!h", data, pos)
-        pos += 2
-        vals: list[str | object | None] = []
-        for _ in range(n):
-            k = data[pos : pos + 1]
-            pos += 1
-            if k == b"n":
-                vals.append(None)
-            elif k == b"u":
-                vals.append(UNCHANGED)
-            else:  # 't' text (or 'b' binary, never requested)
-                (length,) = struct.unpack_from("!i", data, pos)
-                pos += 4
-                vals.append(data[pos : pos + length].decode())
-                pos += length
-        return vals, pos
-
-    def _row(self, kind: bytes, data: bytes) -> None:
-        (oid,) = struct.unpack_from("!I", data, 1)
-        rel = self.relations.get(oid)
-        pos = 5
-        new = old = None
-        tag = data[pos : pos + 1]
-        if kind == b"I":
-            new, pos = self._tuple(data, pos + 1)
-            typ = "INSERT"
-        elif kind == b"U":
-            if tag in (b"K", b"O"):
-                old, pos = self._tuple(data, pos + 1)
-                tag = data[pos : pos + 1]
-            new, pos = self._tuple(data, pos + 1)
-            typ = "UPDATE"
-            if old is not None:
-                new = [o if v is UNCHANGED else v for v, o in zip(new, old, strict=False)]
-        else:
-            old, pos = self._tuple(data, pos + 1)
-            typ = "DELETE"
-        if rel is None:
-            log.warning("change for unknown relation %s ignored", oid)
-            return
-        if tag == b"K" and old is not None:
-            # Key-only identity: only the key columns are meaningful.
-            old = [v if c.flags & 1 else UNCHANGED for v, c in zip(old, rel.columns, strict=False)]
-        self.pending.append(Change(rel, typ, new, old))
-
-
-# --- text values -> JSON values (as to_jsonb(text::type) would give) -------------------
-
-
-def _num(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if value != value or value in (float("inf"), float("-inf")):
-        return text
-    return value
-
-
-def _bool(text: str) -> Any:
-    return text == "t"
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-_TZ_SHORT = re.compile(r"([+-]\d\d)$")
-
-
-def _timestamptz(text: str) -> Any:
-    if text in ("infinity", "-infinity"):
-        return text
-    out = text.replace(" ", "T", 1)
-    return _TZ_SHORT.sub(r"\1:00", out)
-
-
-def _timestamp(text: str) -> Any:
-    if text in ("infinity", "-infinity"):
-        return text
-    return text.replace(" ", "T", 1)
-
-
-def _text(text: str) -> Any:
-    return text
-
-
-SCALARS: dict[str, Callable[[str], Any]] = {
-    "int2": _num,
-    "int4": _num,
-    "int8": _num,
-    "oid": _num,
-    "float4": _num,
-    "float8": _num,
-    "numeric": _num,
-    "bool": _bool,
-    "json": _json,
-    "jsonb": _json,
-    "timestamptz": _timestamptz,
-    "timestamp": _timestamp,
-}
-
-
-def parse_array(text: str, elem: Callable[[str], Any]) -> Any:
-    """A Postgres array literal (any dimension) → nested lists."""
-    pos = 0
-    if text.startswith("["):  # explicit bounds: [1:2]={...}
-        pos = text.index("=") + 1
-
-    def parse(i: int) -> tuple[list[Any], int]:
-        assert text[i] == "{"
-        i += 1
-        out: list[Any] = []
-        if text[i] == "}":
-            return out, i + 1
-        while True:
-            if text[i] == "{":
-                sub, i = parse(i)
-                out.append(sub)
-            elif text[i] == '"':
-                i += 1
-                buf = []
-                while text[i] != '"':
-                    if text[i] == "\\":
-                        i += 1
-                    buf.append(text[i])
-                    i += 1
-                i += 1
-                out.append(elem("".join(buf)))
-            else:
-                j = i
-                while text[j] not in ",}":
-                    j += 1
-                raw = text[i:j].strip()
-                out.append(None if raw == "NULL" else elem(raw))
-                i = j
-            if text[i] == ",":
-                i += 1
-                continue
-            return out, i + 1
-
-    try:
-        return parse(pos)[0]
-    except (IndexError, AssertionError, ValueError):
-        return text
-
-
-@dataclass(slots=True)
-class PgType:
-    oid: int
-    name: str
-    elem_name: str | None  # for arrays
-
-    def converter(self) -> Callable[[str], Any]:
-        if self.elem_name is not None:
-            elem = SCALARS.get(self.elem_name, _text)
-            return lambda t: parse_array(t, elem)
-        return SCALARS.get(self.name, _text)
 
 
 # --- the replication stream -------------------------------------------------------------
@@ -360,17 +103,17 @@ class ReplicationStream:
         dsn: str,
         sink: Callable[[list[Change]], Awaitable[None]],
         *,
+        on_relation: Callable[[Relation], None] | None = None,
         feedback_interval_s: float = 1.0,
     ) -> None:
         self.dsn = dsn
         self.sink = sink
         self.feedback_interval_s = feedback_interval_s
-        self.decoder = PgOutputDecoder()
+        self.decoder = PgOutputDecoder(on_relation)
         self.slot = ""
         self.dispatched_lsn = 0  # end LSN of the last transaction handed to sink
         self.received_lsn = 0  # highest walEnd the server reported
         self.reconnects = 0
-        self.connected = asyncio.Event()
         self._pgconn: PGconn | None = None
         self._ready: list[Transaction] = []
         self._wake = asyncio.Event()
@@ -379,7 +122,6 @@ class ReplicationStream:
         self._task: asyncio.Task[None] | None = None
         self._last_feedback = 0.0
         self._queued_lsn = 0
-        self.confirmed_lsn = 0
 
     # --- slot management (plain SQL connection) ----------------------------------------
 
@@ -481,17 +223,14 @@ class ReplicationStream:
         except BaseException:
             pgconn.finish()
             raise
-        self.decoder.pending = []
-        self.decoder.in_transaction = False
+        self.decoder.reset()
         self._error = None
         self._pgconn = pgconn
         asyncio.get_running_loop().add_reader(pgconn.socket, self._on_readable)
-        self.connected.set()
         # Anything already buffered arrived with the COPY_BOTH response.
         self._on_readable()
 
     def _disconnect(self) -> None:
-        self.connected.clear()
         pgconn, self._pgconn = self._pgconn, None
         if pgconn is None:
             return
@@ -535,21 +274,19 @@ class ReplicationStream:
             self._wake.set()
 
     def _message(self, data: bytes) -> None:
-        kind = data[0:1]
-        if kind == b"w":
-            _start, wal_end, _sent = struct.unpack_from("!QQq", data, 1)
-            self.received_lsn = max(self.received_lsn, wal_end)
-            done = self.decoder.feed(data[25:])
+        msg = parse_copy_data(data)
+        if isinstance(msg, XLogData):
+            self.received_lsn = max(self.received_lsn, msg.wal_end)
+            done = self.decoder.feed(msg.message)
             if done is not None:
                 end = self.decoder.last_end_lsn
                 if end > self._queued_lsn:  # not a resend after a reconnect
                     self._queued_lsn = end
                     if done:
                         self._ready.append(Transaction(done, end))
-        elif kind == b"k":
-            wal_end, _sent, reply = struct.unpack_from("!Qqb", data, 1)
-            self.received_lsn = max(self.received_lsn, wal_end)
-            if reply:
+        elif isinstance(msg, Keepalive):
+            self.received_lsn = max(self.received_lsn, msg.wal_end)
+            if msg.reply_requested:
                 self._reply_requested = True
 
     @property
@@ -567,14 +304,13 @@ class ReplicationStream:
         if pgconn is None or self._error is not None:
             return
         lsn = self._confirm_lsn()
-        msg = struct.pack("!cQQQqB", b"r", lsn, lsn, lsn, _now_pg(), 0)
+        msg = standby_status_update(lsn, _now_pg())
         try:
             if pgconn.put_copy_data(msg) == 1:
                 pgconn.flush()  # a partial flush completes with the next send
                 # libpq may have read stream data into its buffer while sending; the
                 # socket will not signal it again, so drain the buffer now.
                 asyncio.get_running_loop().call_soon(self._on_readable)
-                self.confirmed_lsn = lsn
                 self._last_feedback = time.monotonic()
                 self._reply_requested = False
         except psycopg.Error as exc:
@@ -630,7 +366,3 @@ class ReplicationStream:
             due = time.monotonic() - self._last_feedback >= self.feedback_interval_s
             if self._reply_requested or due:
                 self._send_feedback()
-
-
-def commit_timestamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"

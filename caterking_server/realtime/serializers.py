@@ -1,4 +1,4 @@
-"""Phoenix wire formats (supabase-protocol.md §1.2, §1.13).
+"""Phoenix wire formats (docs/kitchen-server.md, "Realtime").
 
 vsn 1.0.0: JSON objects `{"topic","event","payload","ref"}` out, with `join_ref` in.
 vsn 2.0.0: JSON arrays `[join_ref, ref, topic, event, payload]`, plus binary frames for

@@ -1,9 +1,9 @@
-"""RealtimeService: the `/realtime/v1` endpoints of the local stack."""
+"""RealtimeService: the `/realtime/v1` endpoints of the kitchen server (the WebSocket
+and REST broadcast), and what they share: the topics, postgres_changes fed by logical
+replication, and the checks of tokens and private channels."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -11,27 +11,19 @@ from typing import Any
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from ..gateway import BodyTooLarge, read_capped
-from ..tokens import TokenError, verify
-from .authorization import authorize
-from .broadcast import Hub
-from .channel import Channel
-from .postgres_changes import MAX_RECORD_BYTES, Catalog, Registry
-from .presence import Presence
-from .replication import Change, Relation, ReplicationStream
-from .serializers import V1, V2, Message, loads
-from .socket import Connection
+from caterking_server.catalog import Catalog
+from caterking_server.gateway import BodyTooLarge, read_capped
+from caterking_server.realtime.authorization import Access
+from caterking_server.realtime.broadcast import Hub
+from caterking_server.realtime.limits import Limits
+from caterking_server.realtime.postgres_changes.feed import ChangeFeed
+from caterking_server.realtime.presence import Presence
+from caterking_server.realtime.replication import ReplicationStream
+from caterking_server.realtime.serializers import V1, V2, Message, loads
+from caterking_server.realtime.socket import Connection
+from caterking_server.tokens import TokenError
 
 log = logging.getLogger(__name__)
-
-# Limits (docs/security.md). Hosted Supabase allows 100 channels per connection and a
-# broadcast payload of 256 KB (free plan) to 3 MB; a board uses one channel with two
-# bindings and sends announcements of a few hundred bytes.
-MAX_CHANNELS = 100  # per socket
-MAX_BINDINGS = 100  # postgres_changes bindings per channel
-MAX_QUEUED_BYTES = 8 << 20  # frames waiting for one socket; over it, the socket is dropped
-MAX_MESSAGE_BYTES = 256 << 10  # one broadcast payload (WebSocket or REST)
-MAX_HTTP_BODY_BYTES = 1 << 20  # one REST broadcast request
 
 
 async def _configure(conn: Any) -> None:
@@ -44,36 +36,21 @@ class RealtimeService:
         db_dsn: str,
         jwt_secret: str,
         pool: AsyncConnectionPool[Any] | None = None,
-        *,
-        max_frame_bytes: int = 1 << 20,
-        heartbeat_timeout_s: float = 60.0,
-        max_record_bytes: int = MAX_RECORD_BYTES,
-        max_channels: int = MAX_CHANNELS,
-        max_bindings: int = MAX_BINDINGS,
-        max_queued_bytes: int = MAX_QUEUED_BYTES,
-        max_message_bytes: int = MAX_MESSAGE_BYTES,
-        max_http_body_bytes: int = MAX_HTTP_BODY_BYTES,
+        **limits: Any,
     ) -> None:
+        """`limits`: any field of `Limits` (max_channels=…, heartbeat_timeout_s=…)."""
         self.db_dsn = db_dsn
         self.jwt_secret = jwt_secret
         self._given_pool = pool
-        self.max_frame_bytes = max_frame_bytes
-        self.heartbeat_timeout_s = heartbeat_timeout_s
-        self.max_record_bytes = max_record_bytes
-        self.max_channels = max_channels
-        self.max_bindings = max_bindings
-        self.max_queued_bytes = max_queued_bytes
-        self.max_message_bytes = max_message_bytes
-        self.max_http_body_bytes = max_http_body_bytes
+        self.limits = Limits(**limits)
         self.hub = Hub()
         self.presence = Presence(self.hub)
         self.connections: set[Connection] = set()
         self._rls_pool: AsyncConnectionPool[Any] | None = None
         self._auth_pool: AsyncConnectionPool[Any] | None = None
-        self._catalog: Catalog | None = None
-        self._registry: Registry | None = None
+        self._access: Access | None = None
+        self._changes: ChangeFeed | None = None
         self._reader: ReplicationStream | None = None
-        self._started = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -87,53 +64,39 @@ class RealtimeService:
         else:
             self._auth_pool = AsyncConnectionPool(self.db_dsn, min_size=1, max_size=4, open=False)
             await self._auth_pool.open(wait=True)
-        self._catalog = Catalog(self._rls_pool)
-        self._registry = Registry(
-            self._catalog, self.db_dsn, max_record_bytes=self.max_record_bytes
+        self._access = Access(self.jwt_secret, self._auth_pool)
+        self._changes = ChangeFeed(
+            Catalog(self._rls_pool), self.db_dsn, max_record_bytes=self.limits.max_record_bytes
         )
-        self._reader = ReplicationStream(self.db_dsn, self._on_changes)
-        self._reader.decoder.on_relation = self._relation_changed
+        self._reader = ReplicationStream(
+            self.db_dsn, self._changes.dispatch, on_relation=self._changes.relation_changed
+        )
         await self._reader.start()
-        self._started = True
 
     async def stop(self) -> None:
         for conn in list(self.connections):
-            conn.closed = True
-            with contextlib.suppress(Exception):
-                # A client that does not read would hold the close (and the shutdown).
-                await asyncio.wait_for(
-                    conn.ws.close(code=1001, message=b"server shutting down"), 2.0
-                )
-            if conn.transport is not None:
-                # close() waits to flush what the client never reads: abort drops it.
-                conn.transport.abort()
+            await conn.shutdown()
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
-        if self._registry is not None:
-            await self._registry.close()
+        if self._changes is not None:
+            await self._changes.close()
         if self._rls_pool is not None:
             await self._rls_pool.close()
             self._rls_pool = None
         if self._auth_pool is not None and self._auth_pool is not self._given_pool:
             await self._auth_pool.close()
         self._auth_pool = None
-        self._started = False
 
     @property
-    def catalog(self) -> Catalog:
-        assert self._catalog is not None, "RealtimeService not started"
-        return self._catalog
+    def access(self) -> Access:
+        assert self._access is not None, "RealtimeService not started"
+        return self._access
 
     @property
-    def registry(self) -> Registry:
-        assert self._registry is not None, "RealtimeService not started"
-        return self._registry
-
-    @property
-    def auth_pool(self) -> AsyncConnectionPool[Any]:
-        assert self._auth_pool is not None, "RealtimeService not started"
-        return self._auth_pool
+    def changes(self) -> ChangeFeed:
+        assert self._changes is not None, "RealtimeService not started"
+        return self._changes
 
     @property
     def slot_name(self) -> str:
@@ -144,26 +107,6 @@ class RealtimeService:
         assert self._reader is not None, "RealtimeService not started"
         return self._reader
 
-    def _relation_changed(self, rel: Relation) -> None:
-        if self._catalog is not None:
-            self._catalog.invalidate(rel)
-        if self._registry is not None:
-            self._registry.invalidate()
-
-    async def _on_changes(self, changes: list[Change]) -> None:
-        if self._registry is not None:
-            await self._registry.dispatch(changes)
-
-    def drop_channel(self, ch: Channel) -> None:
-        if not ch.alive:
-            return
-        ch.alive = False
-        ch.cancel_expiry()
-        if self._registry is not None:
-            self._registry.remove(ch)
-        self.presence.untrack(ch)
-        self.hub.remove(ch)
-
     def stats(self) -> dict[str, int]:
         """Sizes of the internal registries (leak tests)."""
         return {
@@ -171,7 +114,7 @@ class RealtimeService:
             "channels": sum(len(c.channels) for c in self.connections),
             "topics": len(self.hub),
             "presences": len(self.presence),
-            "subscriptions": len(self._registry) if self._registry is not None else 0,
+            "subscriptions": len(self._changes) if self._changes is not None else 0,
         }
 
     # --- HTTP ---------------------------------------------------------------------------
@@ -194,20 +137,29 @@ class RealtimeService:
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         apikey = self._apikey(request)
         try:
-            verify(apikey, self.jwt_secret)
+            self.access.claims(apikey)
         except TokenError as exc:
             return web.json_response({"error": exc.message}, status=401)
         vsn = V2 if request.query.get("vsn") == V2 else V1
         ws = web.WebSocketResponse(
-            heartbeat=max(self.heartbeat_timeout_s / 3, 0.2),
-            max_msg_size=self.max_frame_bytes,
+            heartbeat=max(self.limits.heartbeat_timeout_s / 3, 0.2),
+            max_msg_size=self.limits.max_frame_bytes,
             autoping=True,
             compress=False,  # as Phoenix: no permessage-deflate (CPU per frame per socket)
         )
         await ws.prepare(request)
         assert apikey is not None
         conn = Connection(
-            self, ws, vsn, apikey, transport=request.transport, peer=request.remote or "?"
+            ws,
+            vsn,
+            apikey,
+            limits=self.limits,
+            access=self.access,
+            hub=self.hub,
+            presence=self.presence,
+            changes=self.changes,
+            transport=request.transport,
+            peer=request.remote or "?",
         )
         self.connections.add(conn)
         try:
@@ -222,12 +174,12 @@ class RealtimeService:
         auth = request.headers.get("Authorization", "")
         if auth.lower().startswith("bearer "):
             token = auth[7:]
-        return verify(token, self.jwt_secret)
+        return self.access.claims(token)
 
     async def _may_write(self, topic: str, private: bool, claims: dict[str, Any]) -> bool:
         if not private:
             return True
-        pol = await authorize(self.auth_pool, topic, str(claims.get("role")), claims)
+        pol = await self.access.policies(topic, str(claims.get("role")), claims)
         return bool(pol.write)
 
     def _send(self, topic: str, event: str, payload_json: str, private: bool) -> None:
@@ -246,17 +198,18 @@ class RealtimeService:
     async def _body(self, request: web.Request) -> bytes | web.Response:
         """The request body, or 413 when it is over the limit (not read past it)."""
         try:
-            return await read_capped(request, self.max_http_body_bytes)
+            return await read_capped(request, self.limits.max_http_body_bytes)
         except BodyTooLarge as exc:
-            return self._too_large("the request body", exc.size, self.max_http_body_bytes)
+            return self._too_large("the request body", exc.size, self.limits.max_http_body_bytes)
 
     def _payload_json(self, payload: Any) -> str | web.Response:
         try:
             text = json.dumps(payload, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError):
             return web.json_response({"error": "payload must be JSON"}, status=400)
-        if len(text) > self.max_message_bytes:
-            return self._too_large("a message payload", len(text), self.max_message_bytes)
+        most = self.limits.max_message_bytes
+        if len(text) > most:
+            return self._too_large("a message payload", len(text), most)
         return text
 
     async def http_broadcast(self, request: web.Request) -> web.Response:

@@ -8,16 +8,24 @@ import json
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ..tokens import TokenError, verify
-from .authorization import authorize
-from .broadcast import valid_broadcast
-from .channel import Channel
-from .postgres_changes import BindingError, parse_binding, validate_binding
-from .serializers import (
+from caterking_server.realtime.authorization import Access
+from caterking_server.realtime.broadcast import Hub, valid_broadcast
+from caterking_server.realtime.channel import Channel
+from caterking_server.realtime.limits import (
+    CLOSE_GRACE_S,
+    MAX_PRESENCE_BYTES,
+    MAX_PRESENCE_DEPTH,
+    MAX_QUEUED_FRAMES,
+    Limits,
+)
+from caterking_server.realtime.postgres_changes.bindings import BindingError, parse_binding
+from caterking_server.realtime.postgres_changes.feed import ChangeFeed
+from caterking_server.realtime.presence import Presence
+from caterking_server.realtime.serializers import (
     Binary,
     FrameError,
     Message,
@@ -26,19 +34,12 @@ from .serializers import (
     frame_bytes,
     reply,
 )
-
-if TYPE_CHECKING:
-    from .service import RealtimeService
+from caterking_server.tokens import TokenError
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUE = 10_000  # frames waiting for one socket, whatever their size
 SUBSCRIBED = "Subscribed to PostgreSQL"
 TOO_MANY_CHANNELS = "ChannelRateLimitReached: Too many channels"
-CLOSE_GRACE_S = 5.0  # a close the client does not complete in this long is forced
-# Presence metas are kept and sent to every later joiner: small and shallow only.
-MAX_PRESENCE_BYTES = 16 * 1024
-MAX_PRESENCE_DEPTH = 32
 
 
 def nested_within(value: Any, depth: int) -> bool:
@@ -59,20 +60,31 @@ def nested_within(value: Any, depth: int) -> bool:
 
 
 class Connection:
+    """A socket, with what it needs of the server: its limits, the token and policy
+    checks, the topics (broadcast, presence) and postgres_changes."""
+
     def __init__(
         self,
-        service: RealtimeService,
         ws: web.WebSocketResponse,
         vsn: str,
         apikey: str,
         *,
+        limits: Limits,
+        access: Access,
+        hub: Hub,
+        presence: Presence,
+        changes: ChangeFeed,
         transport: asyncio.Transport | None = None,
         peer: str = "?",
     ) -> None:
-        self.service = service
         self.ws = ws
         self.vsn = vsn
         self.apikey = apikey
+        self.limits = limits
+        self.access = access
+        self.hub = hub
+        self.presence = presence
+        self.changes = changes
         self.transport = transport
         self.peer = peer
         self.channels: dict[str, Channel] = {}
@@ -103,12 +115,12 @@ class Connection:
         if self.closed:
             return
         self.queued_bytes += len(frame)
-        budget = self.service.max_queued_bytes
+        budget = self.limits.max_queued_bytes
         if self.queued_bytes > budget:
             self.drop(f"over its budget of {budget} queued bytes (not reading)")
             return
-        if len(self.queue) >= MAX_QUEUE:
-            self.drop(f"over {MAX_QUEUE} queued frames (not reading)")
+        if len(self.queue) >= MAX_QUEUED_FRAMES:
+            self.drop(f"over {MAX_QUEUED_FRAMES} queued frames (not reading)")
             return
         self.queue.append(frame)
         self._queued.set()
@@ -142,6 +154,16 @@ class Connection:
 
         asyncio.get_running_loop().call_later(CLOSE_GRACE_S, force)
 
+    async def shutdown(self) -> None:
+        """The server is stopping: a close frame if the client takes it, then the end."""
+        self.closed = True
+        with contextlib.suppress(Exception):
+            # A client that does not read would hold the close (and the shutdown).
+            await asyncio.wait_for(self.ws.close(code=1001, message=b"server shutting down"), 2.0)
+        if self.transport is not None:
+            # close() waits to flush what the client never reads: abort drops it.
+            self.transport.abort()
+
     def reply(self, msg: Message, status: str, response: Any) -> None:
         self.send(reply(msg.topic, msg.ref, msg.join_ref, status, response))
 
@@ -173,7 +195,7 @@ class Connection:
         """Phoenix's heartbeat timeout: a client that sends no heartbeat for this long is
         gone (answering WebSocket pings is not enough)."""
         loop = asyncio.get_running_loop()
-        timeout = self.service.heartbeat_timeout_s
+        timeout = self.limits.heartbeat_timeout_s
         while not self.closed:
             left = self.last_heartbeat + timeout - loop.time()
             if left > 0:
@@ -202,7 +224,7 @@ class Connection:
         finally:
             self.closed = True
             for ch in list(self.channels.values()):
-                self.service.drop_channel(ch)
+                self.forget(ch)
             self.channels.clear()
             self.queue.clear()
             self.queued_bytes = 0
@@ -254,9 +276,9 @@ class Connection:
         elif msg.event == "access_token":
             await self.access_token(ch, msg)
         elif msg.event == "broadcast":
-            self.broadcast(ch, msg)
+            self.handle_broadcast(ch, msg)
         elif msg.event == "presence":
-            self.presence(ch, msg)
+            self.handle_presence(ch, msg)
         elif msg.event == "heartbeat":
             self.reply(msg, "ok", {})
         else:
@@ -264,21 +286,28 @@ class Connection:
 
     # --- channel lifecycle --------------------------------------------------------------
 
+    def forget(self, ch: Channel) -> None:
+        """The server forgets a channel: its expiry, subscriptions, presence, topic."""
+        if not ch.alive:
+            return
+        ch.alive = False
+        ch.cancel_expiry()
+        self.changes.unsubscribe(ch)
+        self.presence.untrack(ch)
+        self.hub.remove(ch)
+
     def close_channel(self, ch: Channel) -> None:
         """Server-side end of a channel: phx_close with its join ref, then forget it."""
         self.send(Message(ch.topic, "phx_close", {}, ch.join_ref, ch.join_ref))
         if self.channels.get(ch.topic) is ch:
             del self.channels[ch.topic]
-        self.service.drop_channel(ch)
+        self.forget(ch)
 
     def shutdown_channel(self, ch: Channel, message: str) -> None:
         if not ch.alive:
             return
         ch.system("system", "error", message)
         self.close_channel(ch)
-
-    def _verify(self, token: str) -> dict[str, Any]:
-        return verify(token, self.service.jwt_secret)
 
     def schedule_expiry(self, ch: Channel) -> None:
         ch.cancel_expiry()
@@ -305,7 +334,7 @@ class Connection:
 
     async def join(self, msg: Message) -> None:
         payload = msg.payload if isinstance(msg.payload, dict) else {}
-        limit = self.service.max_channels
+        limit = self.limits.max_channels
         if msg.topic not in self.channels and len(self.channels) >= limit:
             self._refused(f"more than {limit} channels on one socket")
             self.reply(msg, "error", {"reason": TOO_MANY_CHANNELS})
@@ -314,7 +343,7 @@ class Connection:
         if not ch.name:
             self.reply(msg, "error", {"reason": "TopicNameRequired: You must provide a topic name"})
             return
-        most = self.service.max_bindings
+        most = self.limits.max_bindings
         if len(ch.raw_bindings) > most:
             self._refused(f"more than {most} postgres_changes bindings in one channel")
             reason = (
@@ -333,13 +362,13 @@ class Connection:
         if not isinstance(token, str) or not token or token.startswith("sb_"):
             token = self.apikey
         try:
-            claims = self._verify(token)
+            claims = self.access.claims(token)
         except TokenError as exc:
             self.reply(msg, "error", {"reason": str(exc)})
             return
         ch.set_claims(token, claims)
         if ch.private:
-            pol = await authorize(self.service.auth_pool, ch.name, ch.role, claims)
+            pol = await self.access.policies(ch.name, ch.role, claims)
             if not pol.read:
                 reason = (
                     "Unauthorized: You do not have permissions to read from this Channel topic: "
@@ -360,28 +389,22 @@ class Connection:
         if old is not None:
             # Duplicate join: ok to the new join first, then phx_close with the old ref.
             self.send(Message(old.topic, "phx_close", {}, old.join_ref, old.join_ref))
-            self.service.drop_channel(old)
-        self.service.hub.add(ch)
+            self.forget(old)
+        self.hub.add(ch)
         self.schedule_expiry(ch)
         if ch.presence_enabled:
-            self.send(Message(ch.topic, "presence_state", self.service.presence.snapshot(ch.key)))
+            self.send(Message(ch.topic, "presence_state", self.presence.snapshot(ch.key)))
         if ch.bindings:
             await self.subscribe_changes(ch)
 
     async def subscribe_changes(self, ch: Channel) -> None:
         try:
-            for b in ch.bindings:
-                await validate_binding(b, self.service.catalog)
+            await self.changes.subscribe(ch, ch.bindings)
         except BindingError as exc:
-            # Not subscribed (a token refresh that fails here ends the old subscription).
-            self.service.registry.remove(ch)
             ch.system("postgres_changes", "error", str(exc))
             return
-        if not ch.alive:
-            return
-        self.service.registry.remove(ch)
-        self.service.registry.add(ch, ch.bindings)
-        ch.system("postgres_changes", "ok", SUBSCRIBED)
+        if ch.alive:
+            ch.system("postgres_changes", "ok", SUBSCRIBED)
 
     async def access_token(self, ch: Channel, msg: Message) -> None:
         payload = msg.payload if isinstance(msg.payload, dict) else {}
@@ -391,13 +414,13 @@ class Connection:
         if token == ch.token:
             return
         try:
-            claims = self._verify(token)
+            claims = self.access.claims(token)
         except TokenError as exc:
             self.shutdown_channel(ch, exc.message)
             return
         ch.set_claims(token, claims)
         if ch.private:
-            pol = await authorize(self.service.auth_pool, ch.name, ch.role, claims)
+            pol = await self.access.policies(ch.name, ch.role, claims)
             if not pol.read:
                 self.shutdown_channel(
                     ch, f"You no longer have permission to read from this Channel topic: {ch.name}"
@@ -410,7 +433,7 @@ class Connection:
         if ch.bindings:
             await self.subscribe_changes(ch)
 
-    def broadcast(self, ch: Channel, msg: Message) -> None:
+    def handle_broadcast(self, ch: Channel, msg: Message) -> None:
         if not valid_broadcast(msg.payload):
             self.reply(msg, "error", {"reason": "Broadcast payload must be a map with an event"})
             return
@@ -420,7 +443,7 @@ class Connection:
             self.reply(msg, "error", {"reason": "Broadcast payload must be JSON"})
             return
         size = len(msg.binary) if msg.binary is not None else len(msg.payload_json)
-        most = self.service.max_message_bytes
+        most = self.limits.max_message_bytes
         if size > most:
             self._refused(f"broadcast payload over {most} bytes")
             reason = f"PayloadTooLarge: a broadcast payload may be at most {most} bytes ({size})"
@@ -435,11 +458,11 @@ class Connection:
                 )
                 self.reply(msg, "error", {"reason": reason})
             return
-        self.service.hub.broadcast(ch.key, msg, ch)
+        self.hub.broadcast(ch.key, msg, ch)
         if ch.broadcast_ack:
             self.reply(msg, "ok", {})
 
-    def presence(self, ch: Channel, msg: Message) -> None:
+    def handle_presence(self, ch: Channel, msg: Message) -> None:
         payload = msg.payload if isinstance(msg.payload, dict) else {}
         event = payload.get("event")
         if ch.private and not ch.can_write:
@@ -459,10 +482,10 @@ class Connection:
                 reason = f"PayloadTooLarge: a presence payload may be at most {MAX_PRESENCE_BYTES} bytes ({size})"
                 self.reply(msg, "error", {"reason": reason})
                 return
-            self.service.presence.track(ch, data)
+            self.presence.track(ch, data)
             self.reply(msg, "ok", {})
         elif event == "untrack":
-            self.service.presence.untrack(ch)
+            self.presence.untrack(ch)
             self.reply(msg, "ok", {})
         else:
             self.reply(msg, "error", {"reason": "Unknown presence event"})

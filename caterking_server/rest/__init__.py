@@ -1,4 +1,4 @@
-"""PostgREST-compatible `/rest/v1` for the local stack (supabase-protocol.md §3)."""
+"""PostgREST-compatible `/rest/v1` of the kitchen server (docs/kitchen-server.md)."""
 
 from caterking_server.rest.routes import RestService
 

@@ -1,12 +1,23 @@
-"""PostgREST's error bodies and status mapping (supabase-protocol.md §3.3)."""
+"""PostgREST's error envelope for `/rest/v1`: every failure of a request, whatever
+raised it, answered with PostgREST's JSON body (`code`, `message`, `details`, `hint`)
+and status."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import psycopg
 from aiohttp import web
+from psycopg_pool import PoolTimeout
+
+from caterking_server.gateway import Handler
+
+log = logging.getLogger(__name__)
+
+# Whether the request's JWT names a role: a permission error is then 403, else 401.
+HAS_ROLE_CLAIM = web.RequestKey("has_role_claim", bool)
 
 
 class RestError(Exception):
@@ -92,3 +103,40 @@ def from_db_error(exc: psycopg.Error, has_role_claim: bool) -> RestError:
         diag.message_detail,
         diag.message_hint,
     )
+
+
+def _unsupported_method(request: web.Request) -> RestError:
+    if request.path.startswith("/rest/v1/rpc/"):
+        return RestError(405, "PGRST101", "Only GET, HEAD and POST are allowed for functions")
+    return RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
+
+
+@web.middleware
+async def postgrest_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The envelope: RestError as it says; the pool exhausted → 503 PGRST003; a database
+    error by its SQLSTATE (as PostgREST maps them); anything else → 500 PGRST000, logged.
+    A method a route does not take is PostgREST's 405; other routing answers (404) pass.
+    HEAD gets the headers of GET without the body."""
+    try:
+        response = await handler(request)
+    except web.HTTPMethodNotAllowed:
+        return _unsupported_method(request).response()
+    except web.HTTPException:
+        raise
+    except RestError as err:
+        return err.response()
+    except PoolTimeout:
+        return RestError(
+            503, "PGRST003", "Timed out acquiring connection from connection pool."
+        ).response()
+    except psycopg.Error as exc:
+        db_err = from_db_error(exc, request.get(HAS_ROLE_CLAIM, False))
+        if db_err.status >= 500:
+            log.warning("rest: %s %s: %s", request.method, request.path, exc)
+        return db_err.response()
+    except Exception:
+        log.exception("rest: unexpected failure on %s %s", request.method, request.path)
+        return RestError(500, "PGRST000", "Internal server error").response()
+    if request.method == "HEAD" and isinstance(response, web.Response):
+        response.body = b""
+    return response

@@ -1,4 +1,4 @@
-"""PostgREST query grammar → safe SQL (supabase-protocol.md §3.1).
+"""PostgREST query grammar → safe SQL (docs/kitchen-server.md, "REST").
 
 Identifiers are checked against the schema cache and quoted with
 `sql.Identifier`; every value is a bound parameter. Nothing a client sends is
@@ -13,7 +13,8 @@ from typing import Any
 
 from psycopg import sql
 
-from caterking_server.rest.catalog import Table
+from caterking_server.catalog import Table
+from caterking_server.filter_grammar import GrammarError, parse_in_list, split_top, unquote
 from caterking_server.rest.errors import RestError, parse_error
 
 RESERVED = frozenset({"select", "order", "limit", "offset", "on_conflict", "columns"})
@@ -42,7 +43,6 @@ IS_VALUES = {
 }
 MAX_LOGIC_DEPTH = 50  # nested and()/or(): PostgREST-sized trees, not recursion bombs
 CAST_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,62}(\[\])?$")
-IDENT = re.compile(r"^[^\s(),.:\"]+$")
 
 
 @dataclass
@@ -83,67 +83,6 @@ class ReadQuery:
     offset: int
     on_conflict: list[str] | None
     columns: list[str] | None
-    extra: list[tuple[str, str]]  # non-filter params (RPC GET arguments)
-
-
-# -- lexing ----------------------------------------------------------------------------
-
-
-def split_top(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses and double quotes (backslash escapes)."""
-    out: list[str] = []
-    buf: list[str] = []
-    depth = 0
-    quoted = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quoted:
-            buf.append(ch)
-            if ch == "\\" and i + 1 < len(text):
-                buf.append(text[i + 1])
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-            buf.append(ch)
-        elif ch == "(":
-            depth += 1
-            buf.append(ch)
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise parse_error(f'"failed to parse" unbalanced parentheses in {text!r}')
-            buf.append(ch)
-        elif ch == sep and depth == 0:
-            out.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    if quoted or depth != 0:
-        raise parse_error(f"failed to parse {text!r}", "unbalanced quotes or parentheses")
-    out.append("".join(buf))
-    return out
-
-
-def unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        inner = value[1:-1]
-        return re.sub(r"\\(.)", r"\1", inner)
-    return value
-
-
-def _in_list(raw: str) -> list[str]:
-    if not (raw.startswith("(") and raw.endswith(")")):
-        raise parse_error(
-            f'"failed to parse filter (in.{raw})"', "in. needs a list in parentheses: in.(a,b)"
-        )
-    inner = raw[1:-1]
-    if inner.strip() == "":
-        return []
-    return [unquote(v.strip()) for v in split_top(inner)]
 
 
 def parse_operation(column: str, text: str, *, in_logic: bool) -> Filter:
@@ -163,7 +102,7 @@ def parse_operation(column: str, text: str, *, in_logic: bool) -> Filter:
             value = value.replace("*", "%")
         return Filter(column, op, value, negate)
     if op == "in":
-        return Filter(column, "in", _in_list(raw), negate)
+        return Filter(column, "in", parse_in_list(raw), negate)
     if op == "is":
         if raw.lower() not in IS_VALUES:
             raise parse_error(
@@ -273,8 +212,16 @@ def _non_negative(name: str, value: str) -> int:
     return n
 
 
-def parse_query(pairs: list[tuple[str, str]], *, filters: bool = True) -> ReadQuery:
-    q = ReadQuery([SelectItem(None)], Logic("and"), [], None, 0, None, None, [])
+def parse_query(pairs: list[tuple[str, str]]) -> ReadQuery:
+    """The query string's select, filters, order, paging and write parameters."""
+    try:
+        return _parse_query(pairs)
+    except GrammarError as exc:
+        raise parse_error(exc.message, exc.details) from exc
+
+
+def _parse_query(pairs: list[tuple[str, str]]) -> ReadQuery:
+    q = ReadQuery([SelectItem(None)], Logic("and"), [], None, 0, None, None)
     for key, value in pairs:
         if key == "select":
             q.select = parse_select(value)
@@ -288,8 +235,6 @@ def parse_query(pairs: list[tuple[str, str]], *, filters: bool = True) -> ReadQu
             q.on_conflict = [unquote(c.strip()) for c in split_top(value)]
         elif key == "columns":
             q.columns = [unquote(c.strip()) for c in split_top(value)]
-        elif not filters:
-            q.extra.append((key, value))
         elif key in LOGIC_KEYS:
             op, negate = LOGIC_KEYS[key]
             q.where.items.append(parse_logic(op, value, negate))

@@ -5,35 +5,39 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import psycopg
 from aiohttp import web
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from caterking_server import tokens
+from caterking_server.catalog import Catalog, Function, Table
 from caterking_server.db import request_tx
 from caterking_server.gateway import (
     BodyTooLarge,
+    Handler,
     api_key,
+    api_key_required,
     bearer,
-    gateway_refusal,
     read_capped,
     rest_query_pairs,
 )
 from caterking_server.rest import query as q
-from caterking_server.rest.catalog import Catalog, Table
-from caterking_server.rest.errors import RestError, from_db_error, parse_error
+from caterking_server.rest.errors import (
+    HAS_ROLE_CLAIM,
+    RestError,
+    parse_error,
+    postgrest_errors,
+)
 
 log = logging.getLogger(__name__)
 
-SINGLE_MEDIA = "application/vnd.pgrst.object+json"
 MAX_BODY_BYTES = 16 << 20  # bulk inserts of a few thousand tasks fit many times over
-JSON_CT = "application/json; charset=utf-8"
+CATALOG_MAX_AGE_S = 2.0  # a table's shape is re-read after this long (DDL while serving)
 
 
 @dataclass
@@ -44,10 +48,6 @@ class Ctx:
     pairs: list[tuple[str, str]]
     prefer: dict[str, str]
     single: bool
-
-    @property
-    def has_role_claim(self) -> bool:
-        return "role" in self.claims
 
 
 # Preferences the local stack honours (tx=rollback is accepted and, as with PostgREST's
@@ -204,14 +204,29 @@ class RestService:
         self.pool = pool
         self.jwt_secret = jwt_secret
         self.roles = roles
-        self.catalog = Catalog(pool)
+        self.catalog = Catalog(pool, max_age=CATALOG_MAX_AGE_S)
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_route("*", "/rest/v1/rpc/{fn}", self._handle_rpc)
-        app.router.add_route("*", "/rest/v1/{table}", self._handle_table)
-        app.router.add_route("*", "/rest/v1/", self._handle_root)
+    def app(self) -> web.Application:
+        """`/rest/v1` as a sub-application: Kong's key check, then PostgREST's error
+        envelope around every handler; each handler gets the request's context."""
+        app = web.Application(middlewares=[api_key_required(self.jwt_secret), postgrest_errors])
+        r = app.router
+        r.add_get("/rpc/{fn}", self._in_context(self._rpc))
+        r.add_post("/rpc/{fn}", self._in_context(self._rpc))
+        r.add_get("/{table}", self._in_context(self._read))
+        r.add_post("/{table}", self._in_context(self._insert))
+        r.add_patch("/{table}", self._in_context(self._update))
+        r.add_delete("/{table}", self._in_context(self._delete))
+        r.add_route("*", "/", self._in_context(self._root))
+        return app
 
-    # -- envelope --------------------------------------------------------------------------
+    def _in_context(self, fn: Callable[[Ctx], Awaitable[web.StreamResponse]]) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await fn(self._context(request))
+
+        return handle
+
+    # -- the request's context -----------------------------------------------------------
 
     def _context(self, request: web.Request) -> Ctx:
         token = bearer(request) or api_key(request)
@@ -221,6 +236,7 @@ class RestService:
             if exc.expired:
                 raise RestError(401, "PGRST303", "JWT expired") from exc
             raise RestError(401, "PGRST301", exc.message) from exc
+        request[HAS_ROLE_CLAIM] = "role" in claims
         role = str(claims.get("role") or "anon")
         if role not in self.roles:
             raise RestError(403, "42501", f'permission denied to set role "{role}"')
@@ -238,32 +254,6 @@ class RestService:
         )
         single = _negotiate(request.headers.getall("Accept", []))
         return Ctx(request, claims, role, pairs, _prefer(request), single)
-
-    async def _guard(self, request: web.Request, fn: Any) -> web.StreamResponse:
-        refused = gateway_refusal(request, self.jwt_secret)
-        if refused is not None:
-            return refused
-        ctx: Ctx | None = None
-        try:
-            ctx = self._context(request)
-            response: web.StreamResponse = await fn(ctx)
-        except RestError as err:
-            return err.response()
-        except PoolTimeout:
-            return RestError(
-                503, "PGRST003", "Timed out acquiring connection from connection pool."
-            ).response()
-        except psycopg.Error as exc:
-            db_err = from_db_error(exc, ctx.has_role_claim if ctx else False)
-            if db_err.status >= 500:
-                log.warning("rest: %s %s: %s", request.method, request.path, exc)
-            return db_err.response()
-        except Exception:
-            log.exception("rest: unexpected failure on %s %s", request.method, request.path)
-            return RestError(500, "PGRST000", "Internal server error").response()
-        if request.method == "HEAD" and isinstance(response, web.Response):
-            response.body = b""
-        return response
 
     def _tx(self, ctx: Ctx, read_only: bool) -> Any:
         return request_tx(
@@ -304,41 +294,15 @@ class RestService:
             ) from exc
 
     async def _table(self, name: str) -> Table:
-        table = await self.catalog.table(name)
+        table = await self.catalog.table("public", name)
         if table is None:
             raise RestError(
                 404, "PGRST205", f"Could not find the table 'public.{name}' in the schema cache"
             )
         return table
 
-    # -- routes ----------------------------------------------------------------------------
-
-    async def _handle_root(self, request: web.Request) -> web.StreamResponse:
-        async def root(ctx: Ctx) -> web.StreamResponse:
-            return _json_response(json.dumps({"swagger": "2.0", "info": {"title": "local"}}))
-
-        return await self._guard(request, root)
-
-    async def _handle_table(self, request: web.Request) -> web.StreamResponse:
-        method = request.method
-        handlers = {
-            "GET": self._read,
-            "HEAD": self._read,
-            "POST": self._insert,
-            "PATCH": self._update,
-            "DELETE": self._delete,
-        }
-        handler = handlers.get(method)
-        if handler is None:
-            return RestError(405, "PGRST117", f"Unsupported HTTP method: {method}").response()
-        return await self._guard(request, handler)
-
-    async def _handle_rpc(self, request: web.Request) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD", "POST"):
-            return RestError(
-                405, "PGRST101", "Only GET, HEAD and POST are allowed for functions"
-            ).response()
-        return await self._guard(request, self._rpc)
+    async def _root(self, ctx: Ctx) -> web.StreamResponse:
+        return _json_response(json.dumps({"swagger": "2.0", "info": {"title": "local"}}))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -658,7 +622,7 @@ class RestService:
     @staticmethod
     def _rpc_statement(
         name: str,
-        fn: _Function,
+        fn: Function,
         call: sql.Composable,
         values: list[Any],
         rq: q.ReadQuery,
@@ -732,68 +696,7 @@ class RestService:
             raise _not_implemented("select on a function returning a scalar")
         return sql.SQL("select to_json({})::text").format(call), values, False
 
-    async def _functions(self, name: str) -> list[_Function]:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "select coalesce(p.proargnames, '{}'::text[]), "
-                "coalesce(p.proargmodes::text[], '{}'::text[]), "
-                "array(select format_type(u.t, null) from unnest(p.proargtypes::oid[]) "
-                "  with ordinality u(t, o) order by u.o), "
-                "p.pronargdefaults, p.proretset, t.typtype in ('c', 'p') "
-                "  and p.prorettype <> 'void'::regtype, p.prorettype = 'void'::regtype, "
-                "array(select format_type(u.t, null) from "
-                "  unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) "
-                "  with ordinality u(t, o) order by u.o), "
-                "array(select a.attname::text from pg_attribute a where a.attrelid = t.typrelid "
-                "  and a.attnum > 0 and not a.attisdropped order by a.attnum), "
-                "array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a "
-                "  where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped "
-                "  order by a.attnum) "
-                "from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
-                "join pg_type t on t.oid = p.prorettype "
-                "where n.nspname = 'public' and p.proname = %s and p.prokind = 'f'",
-                (name,),
-            )
-            rows = await cur.fetchall()
-        out = []
-        for (
-            names,
-            modes,
-            in_types,
-            n_defaults,
-            retset,
-            composite,
-            void,
-            all_types,
-            cnames,
-            ctypes,
-        ) in rows:
-            modes = list(modes) or ["i"] * len(in_types)
-            all_names = list(names) + [""] * (len(modes) - len(names))
-            in_names = [
-                nm for nm, md in zip(all_names, modes, strict=False) if md in ("i", "b", "v")
-            ]
-            if cnames:
-                columns = dict(zip(cnames, ctypes, strict=False))
-            else:  # RETURNS TABLE (...) or OUT parameters
-                columns = {
-                    nm: ty
-                    for nm, md, ty in zip(all_names, modes, all_types, strict=False)
-                    if md in ("o", "b", "t") and nm
-                }
-            out.append(
-                _Function(
-                    dict(zip(in_names, in_types, strict=False)),
-                    in_names[: len(in_names) - int(n_defaults)],
-                    bool(retset),
-                    bool(composite),
-                    bool(void),
-                    columns,
-                )
-            )
-        return out
-
-    def _no_function(self, name: str, given: set[str], candidates: list[_Function]) -> RestError:
+    def _no_function(self, name: str, given: set[str], candidates: list[Function]) -> RestError:
         listed = ", ".join(sorted(given))
         hint = None
         if candidates:
@@ -808,8 +711,8 @@ class RestService:
             hint,
         )
 
-    async def _find_function(self, name: str, args: Mapping[str, Any]) -> _Function:
-        candidates = await self._functions(name)
+    async def _find_function(self, name: str, args: Mapping[str, Any]) -> Function:
+        candidates = await self.catalog.functions("public", name)
         given = set(args)
         for fn in candidates:
             if given <= set(fn.arg_types) - {""} and set(fn.required) <= given:
@@ -818,12 +721,12 @@ class RestService:
 
     async def _find_function_for_query(
         self, name: str, params: list[tuple[str, str]]
-    ) -> tuple[_Function, dict[str, Any]]:
+    ) -> tuple[Function, dict[str, Any]]:
         """GET: the overload whose parameters the query names; the query's other keys
         are filters on its result."""
-        candidates = await self._functions(name)
+        candidates = await self.catalog.functions("public", name)
         keys = {k for k, _ in params}
-        best: tuple[_Function, dict[str, Any]] | None = None
+        best: tuple[Function, dict[str, Any]] | None = None
         for fn in candidates:
             named = keys & (set(fn.arg_types) - {""})
             if not set(fn.required) <= named:
@@ -833,13 +736,3 @@ class RestService:
         if best is None:
             raise self._no_function(name, keys, candidates)
         return best
-
-
-@dataclass
-class _Function:
-    arg_types: dict[str, str]
-    required: list[str]
-    returns_set: bool
-    composite: bool
-    returns_void: bool
-    columns: dict[str, str]  # of each row it returns (composite results), in order

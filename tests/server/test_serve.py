@@ -90,7 +90,7 @@ def _postgres_for(data_dir: Path) -> list[psutil.Process]:
 def test_serve_lifecycle(tmp_path: Path) -> None:
     data_dir = tmp_path / "stack"
     port = free_port()
-    first = Serve(data_dir, port, "--seed", "demo", "--jwt-expiry", "600")
+    first = Serve(data_dir, port, "--seed", "demo", "--jwt-expiry", "600", "--name", "Pass 1")
     try:
         printed = first.wait_ready()
         url = f"http://127.0.0.1:{port}"
@@ -108,6 +108,12 @@ def test_serve_lifecycle(tmp_path: Path) -> None:
         for value in (env["SUPABASE_SERVICE_ROLE_KEY"], password, secret, env["CATERKING_DB_URL"]):
             assert value not in out
         assert set(printed) == {"SUPABASE_URL", "SUPABASE_ANON_KEY", "DEMO_DISPLAY_EMAIL"}
+        # What a display's setup finds when it scans the LAN: public, nothing secret.
+        r = httpx.get(f"{url}/kitchen/v1/setup")
+        assert r.status_code == 200
+        assert r.json() == {"url": url, "anon_key": printed["SUPABASE_ANON_KEY"], "name": "Pass 1"}
+        for value in (env["SUPABASE_SERVICE_ROLE_KEY"], password, secret, env["CATERKING_DB_URL"]):
+            assert value not in r.text
         assert str(data_dir / "stack.env") in out
         for name in ("stack.env", "stack.json", "stack.lock"):
             assert (data_dir / name).stat().st_mode & 0o077 == 0, name

@@ -134,6 +134,23 @@ async def test_malformed_bindings_and_topics_get_errors_not_tracebacks(
     no_tracebacks(caplog)
 
 
+async def test_in_filters_take_at_most_100_values(rts: Stack) -> None:
+    stack = rts
+    c = await RawClient.connect(stack.ws_url, stack.service_key)
+    try:
+        for n, status in ((100, "ok"), (101, "error")):
+            values = ",".join(f"v{i}" for i in range(n))
+            binding = {"event": "*", "table": "tasks", "filter": f"title=in.({values})"}
+            ref = await c.join(f"realtime:in-{n}", {"postgres_changes": [binding]})
+            assert (await c.recv_until(is_reply(ref)))["payload"]["status"] == "ok"
+            system = await c.recv_until(lambda f: f.get("event") == "system")
+            assert system["payload"]["status"] == status, system
+            if status == "error":
+                assert system["payload"]["message"].startswith("Error parsing `filter` params")
+    finally:
+        await c.close()
+
+
 async def test_deeply_nested_frame_is_refused_and_the_socket_lives(
     rts: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -347,6 +364,13 @@ class _Member:
         self.key = (False, topic)
         self.alive = True
         self.broadcast_self = False
+
+    @property
+    def vsn(self) -> str:
+        return self.conn.vsn
+
+    def send_frame(self, frame: bytes) -> None:
+        self.conn.send_frame(frame)
 
 
 def test_one_frame_is_shared_by_every_subscriber() -> None:

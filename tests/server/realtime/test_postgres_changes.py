@@ -1,4 +1,4 @@
-"""postgres_changes through the official realtime-py client (supabase-protocol.md §1.6–§1.8)."""
+"""postgres_changes through the official realtime-py client (docs/kitchen-server.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """postgres_changes `select`, oversized rows and error rows through realtime-py
-(supabase-protocol.md §1.6–§1.8)."""
+(docs/kitchen-server.md, "postgres_changes")."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ async def test_select_trims_record_old_record_and_columns(gaps: Stack) -> None:
         assert ins["record"] == {"id": tid, "title": "Roast beef", "status": "pending"}
         assert upd["record"] == {"id": tid, "title": "Roast beef", "status": "cancelled"}
         assert upd["old_record"] == {"id": tid, "title": "Roast beef", "status": "pending"}
-        # tasks has RLS: a DELETE's old_record is trimmed to the primary key (§1.8).
+        # tasks has RLS: a DELETE's old_record is trimmed to the primary key (as hosted).
         assert dele["old_record"] == {"id": tid}
         assert all(d["errors"] is None for d in trimmed)
         # The unselected binding still gets whole rows, in a frame of its own.
