@@ -356,8 +356,11 @@ class ReplicationStream:
         while True:
             timeout = max(0.0, self._last_feedback + self.feedback_interval_s - time.monotonic())
             if not self._wake.is_set():
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancel that lands as the event is set, and stop() then waits forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             self._wake.clear()
             await self._dispatch_ready()
             if self._error is not None:
