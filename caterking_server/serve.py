@@ -33,6 +33,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db-url", default=None, help="use this Postgres instead of the embedded one")
     p.add_argument("--jwt-expiry", type=int, default=3600, help="access token lifetime in seconds")
     p.add_argument("--seed", choices=["demo"], default=None, help="create demo data")
+    p.add_argument(
+        "--broadcast-retention",
+        type=_non_negative,
+        default=os.environ.get("CATERKING_BROADCAST_RETENTION", "3600"),
+        metavar="SECONDS",
+        help="delete rows of realtime.messages (broadcasts from the database) older than "
+        "this, every minute; 0 keeps them (default 3600; env CATERKING_BROADCAST_RETENTION)",
+    )
     limits = p.add_argument_group(
         "limits (0 = off; each also from its environment variable; docs/security.md)"
     )
@@ -105,6 +113,7 @@ async def run(args: argparse.Namespace) -> int:
         cors_origins=tuple(o.strip() for o in args.cors_origins.split(",") if o.strip()),
         name=args.name,
         setup_info_per_ip=args.rate_limit_setup_info,
+        broadcast_retention_s=args.broadcast_retention,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -71,8 +71,10 @@ class LocalStack:
         cors_origins: tuple[str, ...] = ("*",),
         name: str | None = None,
         setup_info_per_ip: int = SETUP_INFO_PER_IP,
+        broadcast_retention_s: float = 3600.0,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.broadcast_retention_s = broadcast_retention_s
         self.name = server_name(name)
         self.setup_info_per_ip = setup_info_per_ip
         self.auth_limits = auth_limits or AuthLimits()
@@ -264,7 +266,12 @@ class LocalStack:
         except ImportError:
             realtime_service = None
         if realtime_service is not None:
-            rt = realtime_service(db_dsn=dsn, jwt_secret=self.jwt_secret, pool=self._pool)
+            rt = realtime_service(
+                db_dsn=dsn,
+                jwt_secret=self.jwt_secret,
+                pool=self._pool,
+                message_retention_s=self.broadcast_retention_s,
+            )
             await rt.start()
             self._realtime = rt
             rt.add_routes(self.app)

@@ -107,3 +107,81 @@ begin
   end if;
 end
 $$;
+
+-- Broadcast from the database (docs/kitchen-server.md, "Broadcast from the database").
+-- realtime.send and realtime.broadcast_changes as on a hosted project: one row in
+-- realtime.messages (extension 'broadcast') per message, which Realtime relays to the
+-- topic's channel. send adds the message id to the payload when it has none, and, like
+-- hosted, never fails the caller's transaction: an insert it cannot make (a policy
+-- refuses it) is a WARNING and no message. The caller's role and RLS apply (not security
+-- definer); a trigger that sends to topics its caller may not use is security definer.
+-- Hosted partitions realtime.messages by day and drops what is older than 72 hours; the
+-- kitchen server deletes rows older than its retention (default one hour) instead,
+-- using this index, and reads new rows from the publication below.
+create index if not exists messages_inserted_at_idx on realtime.messages (inserted_at);
+
+create or replace function realtime.send(
+  payload jsonb, event text, topic text, private boolean default true
+) returns void
+language plpgsql
+as $$
+declare
+  generated_id uuid;
+  final_payload jsonb;
+begin
+  begin
+    generated_id := gen_random_uuid();
+    if payload ? 'id' then
+      final_payload := payload;
+    else
+      final_payload := jsonb_set(payload, '{id}', to_jsonb(generated_id));
+    end if;
+    perform set_config('realtime.topic', topic, true);
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+      values (generated_id, final_payload, event, topic, private, 'broadcast');
+  exception
+    when others then
+      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+end
+$$;
+
+create or replace function realtime.broadcast_changes(
+  topic_name text, event_name text, operation text, table_name text, table_schema text,
+  new record, old record, level text default 'ROW'
+) returns void
+language plpgsql
+as $$
+declare
+  row_data jsonb := '{}'::jsonb;
+begin
+  if level = 'STATEMENT' then
+    raise exception 'function can only be triggered for each row, not for each statement';
+  end if;
+  if operation in ('INSERT', 'UPDATE', 'DELETE') then
+    row_data := jsonb_build_object('old_record', old, 'record', new, 'operation', operation,
+                                   'table', table_name, 'schema', table_schema);
+    perform realtime.send(row_data, event_name, topic_name);
+  else
+    raise exception 'Unexpected operation type: %', operation;
+  end if;
+exception
+  when others then
+    raise exception 'Failed to process the row: %', sqlerrm;
+end
+$$;
+
+revoke all on function realtime.send(jsonb, text, text, boolean),
+  realtime.broadcast_changes(text, text, text, text, text, record, record, text) from public;
+grant execute on function realtime.send(jsonb, text, text, boolean),
+  realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  to authenticated, service_role;
+
+do $$
+begin
+  if not exists (select 1 from pg_publication
+                 where pubname = 'supabase_realtime_messages_publication') then
+    create publication supabase_realtime_messages_publication for table realtime.messages;
+  end if;
+end
+$$;

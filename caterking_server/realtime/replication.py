@@ -105,9 +105,13 @@ class ReplicationStream:
         *,
         on_relation: Callable[[Relation], None] | None = None,
         feedback_interval_s: float = 1.0,
+        publications: tuple[str, ...] = (PUBLICATION,),
     ) -> None:
+        """`publications`: what the slot streams (`supabase_realtime`, and the one of
+        realtime.messages for Broadcast from the database); each must exist."""
         self.dsn = dsn
         self.sink = sink
+        self.publications = publications
         self.feedback_interval_s = feedback_interval_s
         self.decoder = PgOutputDecoder(on_relation)
         self.slot = ""
@@ -204,7 +208,7 @@ class ReplicationStream:
             pgconn.nonblocking = 1
             query = (
                 f"START_REPLICATION SLOT {self.slot} LOGICAL 0/0 "
-                f"(proto_version '1', publication_names '{PUBLICATION}')"
+                f"(proto_version '1', publication_names '{','.join(self.publications)}')"
             )
             pgconn.send_query(query.encode())
             while pgconn.flush():
@@ -356,8 +360,11 @@ class ReplicationStream:
         while True:
             timeout = max(0.0, self._last_feedback + self.feedback_interval_s - time.monotonic())
             if not self._wake.is_set():
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancel that lands as the event is set, and stop() then waits forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             self._wake.clear()
             await self._dispatch_ready()
             if self._error is not None:

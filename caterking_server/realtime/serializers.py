@@ -165,9 +165,11 @@ def encode_user_broadcast(msg: Message) -> bytes:
     user_event = (
         str(msg.payload.get("event", "")).encode() if isinstance(msg.payload, dict) else b""
     )
-    meta = b""
-    if len(topic) > 255 or len(user_event) > 255:
-        raise FrameError("topic or event too long for a binary frame")
+    # Metadata (hosted: {"id": …} on a broadcast from the database) as compact JSON.
+    meta_obj = msg.payload.get("meta") if isinstance(msg.payload, dict) else None
+    meta = json.dumps(meta_obj, separators=(",", ":")).encode() if meta_obj else b""
+    if len(topic) > 255 or len(user_event) > 255 or len(meta) > 255:
+        raise FrameError("topic, event or metadata too long for a binary frame")
     header = bytes([KIND_USER_BROADCAST, len(topic), len(user_event), len(meta), msg.encoding])
     return header + topic + user_event + meta + msg.binary
 

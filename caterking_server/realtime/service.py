@@ -4,6 +4,7 @@ replication, and the checks of tokens and private channels."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -15,10 +16,17 @@ from caterking_server.catalog import Catalog
 from caterking_server.gateway import BodyTooLarge, read_capped
 from caterking_server.realtime.authorization import Access
 from caterking_server.realtime.broadcast import Hub
+from caterking_server.realtime.db_broadcast import (
+    MESSAGES_PUBLICATION,
+    DatabaseBroadcasts,
+    ensure_publication,
+    prune_messages,
+)
 from caterking_server.realtime.limits import Limits
+from caterking_server.realtime.pgoutput import Change
 from caterking_server.realtime.postgres_changes.feed import ChangeFeed
 from caterking_server.realtime.presence import Presence
-from caterking_server.realtime.replication import ReplicationStream
+from caterking_server.realtime.replication import PUBLICATION, ReplicationStream
 from caterking_server.realtime.serializers import V1, V2, Message, loads
 from caterking_server.realtime.socket import Connection
 from caterking_server.tokens import TokenError
@@ -36,14 +44,25 @@ class RealtimeService:
         db_dsn: str,
         jwt_secret: str,
         pool: AsyncConnectionPool[Any] | None = None,
+        *,
+        message_retention_s: float = 3600.0,
+        prune_every_s: float = 60.0,
         **limits: Any,
     ) -> None:
-        """`limits`: any field of `Limits` (max_channels=…, heartbeat_timeout_s=…)."""
+        """`limits`: any field of `Limits` (max_channels=…, heartbeat_timeout_s=…).
+        `message_retention_s`: rows of realtime.messages older than this are deleted every
+        `prune_every_s` (0: kept; docs/kitchen-server.md, "Retention")."""
         self.db_dsn = db_dsn
         self.jwt_secret = jwt_secret
         self._given_pool = pool
         self.limits = Limits(**limits)
+        self.message_retention_s = message_retention_s
+        self.prune_every_s = prune_every_s
         self.hub = Hub()
+        self.db_broadcasts = DatabaseBroadcasts(
+            self.hub, max_payload_bytes=self.limits.max_message_bytes
+        )
+        self._pruner: asyncio.Task[None] | None = None
         self.presence = Presence(self.hub)
         self.connections: set[Connection] = set()
         self._rls_pool: AsyncConnectionPool[Any] | None = None
@@ -68,12 +87,51 @@ class RealtimeService:
         self._changes = ChangeFeed(
             Catalog(self._rls_pool), self.db_dsn, max_record_bytes=self.limits.max_record_bytes
         )
+        publications: tuple[str, ...] = (PUBLICATION,)
+        async with self._rls_pool.connection() as conn:
+            if await ensure_publication(conn):
+                publications += (MESSAGES_PUBLICATION,)
+            else:
+                log.warning("no realtime.messages: Broadcast from the database is off")
         self._reader = ReplicationStream(
-            self.db_dsn, self._changes.dispatch, on_relation=self._changes.relation_changed
+            self.db_dsn,
+            self._on_changes,
+            on_relation=self._changes.relation_changed,
+            publications=publications,
         )
         await self._reader.start()
+        if self.message_retention_s > 0 and len(publications) > 1:
+            self._pruner = asyncio.create_task(self._prune_forever(), name="realtime-prune")
+
+    async def _on_changes(self, changes: list[Change]) -> None:
+        """A batch from the replication stream: broadcasts from the database are relayed
+        first (nothing to check per subscriber), then postgres_changes are dispatched."""
+        rest = self.db_broadcasts.split(changes)
+        if rest and self._changes is not None:
+            await self._changes.dispatch(rest)
+
+    async def prune_messages(self) -> int:
+        """Delete rows of realtime.messages older than the retention; how many went."""
+        assert self._rls_pool is not None, "RealtimeService not started"
+        async with self._rls_pool.connection() as conn:
+            return await prune_messages(conn, self.message_retention_s)
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_every_s)  # not at start: let the server come up
+            try:
+                removed = await self.prune_messages()
+                if removed:
+                    log.info("realtime.messages: %d rows past the retention deleted", removed)
+            except Exception as exc:  # a restart of Postgres, a lock: try again later
+                log.warning("realtime.messages: pruning failed: %s", exc)
 
     async def stop(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            # A prune cut short in its statement ends with the pool, below.
+            await asyncio.wait([self._pruner], timeout=5)
+            self._pruner = None
         for conn in list(self.connections):
             await conn.shutdown()
         if self._reader is not None:

@@ -61,3 +61,29 @@ def test_a_display_cannot_truncate_the_ledger(conn: Any, k: Kitchen) -> None:
         with as_claims(conn, me):
             conn.execute("truncate public.task_ops")
     assert conn.execute("select count(*) as n from task_ops").fetchone()["n"] == 1
+
+
+# Functions a client may call: exactly these roles (PostgREST exposes public's).
+FUNCTIONS = {
+    "public.feed_probe(text)": {"authenticated"},
+    "realtime.send(jsonb, text, text, boolean)": {"authenticated", "service_role"},
+    "realtime.broadcast_changes(text, text, text, text, text, record, record, text)": {
+        "authenticated",
+        "service_role",
+    },
+    "caterking_private.broadcast_row(uuid, text, text, jsonb, jsonb)": set(),
+    "caterking_private.broadcast_kitchen_row()": set(),
+    "caterking_private.broadcast_estimate_row()": set(),
+}
+
+
+@pytest.mark.parametrize("fn", sorted(FUNCTIONS))
+def test_exact_function_grants(conn: Any, fn: str) -> None:
+    may = {
+        role
+        for role in ("anon", "authenticated", "service_role")
+        if conn.execute(
+            "select has_function_privilege(%s, %s, 'EXECUTE') as ok", (role, fn)
+        ).fetchone()["ok"]
+    }
+    assert may == FUNCTIONS[fn]
