@@ -3,7 +3,9 @@ realtime.messages.
 
 As Supabase does: inside a transaction, as the subscriber's role and claims with
 `realtime.topic` set, insert probe rows (extensions broadcast and presence) and read them
-back under RLS; then roll back. Read → may join; insert allowed → may send."""
+back under RLS; then roll back. Read → may join; a broadcast row allowed → may send
+broadcasts; a presence row allowed → may track presence (checked apart, as hosted does:
+a display may track on its kitchen's topic but not broadcast there, migration 0008)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class Policies:
     read: bool
-    write: bool
+    write: bool  # broadcast
+    track: bool = False  # presence
 
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 async def authorize(
     pool: AsyncConnectionPool[Any], subtopic: str, role: str, claims: dict[str, Any]
 ) -> Policies:
-    read = write = False
+    read = write = track = False
     async with pool.connection() as conn:
         try:
             async with conn.transaction(force_rollback=True):
@@ -53,23 +56,28 @@ async def authorize(
                 )
                 row = await cur.fetchone()
                 read = bool(row and row[0])
-                try:
-                    async with conn.transaction():
-                        await conn.execute(
-                            "insert into realtime.messages (topic, extension, private) "
-                            "values (%s, 'broadcast', true)",
-                            (subtopic,),
-                        )
-                    write = True
-                except psycopg.errors.InsufficientPrivilege:
-                    write = False
+                write = await may_insert(conn, subtopic, "broadcast")
+                track = await may_insert(conn, subtopic, "presence")
         except psycopg.errors.InvalidParameterValue:  # unknown role
             return Policies(False, False)
         except psycopg.Error as exc:
             # A policy that raises (a topic its functions cannot parse): no access.
             log.info("realtime: authorization of %r failed: %s", subtopic[:100], exc.sqlstate)
             return Policies(False, False)
-    return Policies(read, write)
+    return Policies(read, write, track)
+
+
+async def may_insert(conn: Any, subtopic: str, extension: str) -> bool:
+    """May the role set on `conn` insert a row of `extension` for the topic?"""
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "insert into realtime.messages (topic, extension, private) values (%s, %s, true)",
+                (subtopic, extension),
+            )
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
 
 
 class Access:

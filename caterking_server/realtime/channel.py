@@ -52,7 +52,8 @@ class Channel:
         self.role = "anon"
         self.claims_json = "{}"
         self.rls_key = ("anon", "{}")
-        self.can_write = True
+        self.can_write = True  # broadcast (private: the policies, at join)
+        self.can_track = True  # presence
         self.alive = True
         self.expiry: asyncio.TimerHandle | None = None
 

@@ -376,7 +376,7 @@ class Connection:
                 )
                 self.reply(msg, "error", {"reason": reason})
                 return
-            ch.can_write = pol.write
+            ch.can_write, ch.can_track = pol.write, pol.track
         ch.bindings = bindings
         old = self.channels.get(msg.topic)
         self.channels[msg.topic] = ch
@@ -426,7 +426,7 @@ class Connection:
                     ch, f"You no longer have permission to read from this Channel topic: {ch.name}"
                 )
                 return
-            ch.can_write = pol.write
+            ch.can_write, ch.can_track = pol.write, pol.track
         if not ch.alive:
             return
         self.schedule_expiry(ch)
@@ -465,7 +465,7 @@ class Connection:
     def handle_presence(self, ch: Channel, msg: Message) -> None:
         payload = msg.payload if isinstance(msg.payload, dict) else {}
         event = payload.get("event")
-        if ch.private and not ch.can_write:
+        if ch.private and not ch.can_track:
             self.reply(msg, "ok", {})
             return
         if event == "track":

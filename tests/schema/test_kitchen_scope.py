@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.pg import (
@@ -137,3 +138,42 @@ def test_private_topics_of_another_kitchen_are_closed_to_a_display(
     # Shaped like a kitchen topic but not a UUID: refused, never an error.
     for topic in ("kitchen:" + "-" * 36, "kitchen:" + "-" * 36 + ":x", "kitchen:" + "0" * 36):
         assert not may(display_a, topic) and not may(admin, topic)
+
+
+def test_only_the_database_broadcasts_on_a_kitchens_main_topic(
+    conn: Any, kitchens: tuple[Kitchen, Kitchen]
+) -> None:
+    """0008: a display could forge an 'UPDATE' on `kitchen:<id>` that other boards would
+    take for the database's; it may track presence there and broadcast on sub-topics."""
+    a, a2 = kitchens
+
+    def may_send(claims: dict[str, Any], topic: str, extension: str) -> bool:
+        with conn.transaction(force_rollback=True):
+            try:
+                with as_claims(conn, claims):
+                    conn.execute("select set_config('realtime.topic', %s, true)", (topic,))
+                    conn.execute(
+                        "insert into realtime.messages (topic, extension, event, payload, private)"
+                        " values (%s, %s, 'UPDATE', '{}', true)",
+                        (topic, extension),
+                    )
+            except psycopg.errors.InsufficientPrivilege:
+                return False
+            return True
+
+    display_a = device_claims(a.tenant_id, a.kitchen_id)
+    admin = device_claims(a.tenant_id, a.kitchen_id, kind="admin")
+    main = f"kitchen:{a.kitchen_id}"
+    assert not may_send(display_a, main, "broadcast")
+    assert may_send(display_a, main, "presence")
+    assert may_send(display_a, main + ":chat", "broadcast")
+    assert may_send(display_a, main + ":", "broadcast")
+    # Admin announces on the main topic, as before.
+    assert may_send(admin, main, "broadcast")
+    assert may_send(admin, f"kitchen:{a2.kitchen_id}", "broadcast")
+    # Another kitchen's topics stay closed to the display, whatever the extension.
+    for ext in ("broadcast", "presence"):
+        assert not may_send(display_a, f"kitchen:{a2.kitchen_id}", ext)
+        assert not may_send(display_a, f"kitchen:{a2.kitchen_id}:chat", ext)
+    # Any other extension is refused on every topic.
+    assert not may_send(admin, main, "postgres_changes")

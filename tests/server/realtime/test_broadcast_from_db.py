@@ -293,3 +293,84 @@ async def test_a_public_channel_of_the_same_name_gets_nothing(rts: Stack) -> Non
     finally:
         await public.close()
         await private.close()
+
+
+async def test_a_display_cannot_forge_a_database_change(rts: Stack) -> None:
+    """Migration 0008: on `kitchen:<id>` only the database broadcasts. A display's
+    'UPDATE' there is refused and reaches no one; it still tracks presence there, and
+    broadcasts on a sub-topic (`kitchen:<id>:chat`) as before."""
+    k = rts.seed()
+    topic = f"realtime:kitchen:{k.kitchen_id}"
+    chat = topic + ":chat"
+    forger = await RawClient.connect(rts.ws_url, rts.anon)
+    victim = await RawClient.connect(rts.ws_url, rts.anon)
+    seen: list[Any] = []
+
+    def saw(pred: Any) -> Any:
+        def check(f: Any) -> bool:
+            seen.append(f)
+            return bool(pred(f))
+
+        return check
+
+    def reply_to(ref: str) -> Any:
+        return lambda f: isinstance(f, dict) and f["event"] == "phx_reply" and f["ref"] == ref
+
+    try:
+        for c in (forger, victim):
+            for t in (topic, chat):
+                cfg = {"private": True, "broadcast": {"ack": True}, "presence": {"key": "d"}}
+                ref = await c.join(t, cfg, rts.device_token(k))
+                reply = await c.recv_until(reply_to(ref))
+                assert reply["payload"]["status"] == "ok", reply
+        forged = {
+            "type": "broadcast",
+            "event": "UPDATE",
+            "payload": {"table": "tasks", "record": {"id": new_id(), "version": 99}},
+        }
+        ref = await forger.push(topic, "broadcast", forged, join_ref="1")
+        reply = await forger.recv_until(reply_to(ref))
+        assert reply["payload"]["status"] == "error"
+        assert "Unauthorized" in reply["payload"]["response"]["reason"]
+
+        # Presence on the main topic still works for displays.
+        ref = await forger.push(
+            topic, "presence", {"type": "presence", "event": "track", "payload": {"device": "f"}}
+        )
+        await victim.recv_until(
+            saw(lambda f: isinstance(f, dict) and f["event"] == "presence_diff")
+        )
+        # A broadcast on the kitchen's sub-topic goes through.
+        ref = await forger.push(
+            chat, "broadcast", {"type": "broadcast", "event": "note", "payload": {"n": 1}}
+        )
+        await victim.recv_until(
+            saw(lambda f: isinstance(f, dict) and f["event"] == "broadcast" and f["topic"] == chat)
+        )
+        # A real change, committed after the forgery, arrives; the forgery never did.
+        rts.sql(
+            "insert into tasks (tenant_id, kitchen_id, title) values (%s, %s, 'Zest')",
+            k.tenant_id,
+            k.kitchen_id,
+        )
+        await victim.recv_until(
+            saw(
+                lambda f: (
+                    isinstance(f, dict)
+                    and f["event"] == "broadcast"
+                    and f["topic"] == topic
+                    and f["payload"]["payload"].get("table") == "tasks"
+                )
+            )
+        )
+        forgeries = [
+            f
+            for f in seen
+            if isinstance(f, dict)
+            and f["event"] == "broadcast"
+            and (f["payload"].get("payload") or {}).get("record", {}).get("version") == 99
+        ]
+        assert forgeries == []
+    finally:
+        await forger.close()
+        await victim.close()
