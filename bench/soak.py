@@ -53,7 +53,7 @@ from bench.abuse import Server  # noqa: E402
 from caterking_display.backend import SupabaseBackend  # noqa: E402
 from caterking_display.domain.actions import Action  # noqa: E402
 from caterking_display.domain.clock import SystemClock  # noqa: E402
-from caterking_display.domain.sync_status import ConnectionState  # noqa: E402
+from caterking_display.domain.sync_status import ConnectionState, Feed  # noqa: E402
 from caterking_display.domain.task import Status  # noqa: E402
 from caterking_display.store import BoardStore  # noqa: E402
 from caterking_display.sync import SyncEngine, SyncSettings  # noqa: E402
@@ -248,6 +248,7 @@ async def soak(args: argparse.Namespace) -> tuple[list[str], bool]:
                 backoff_base=0.2,
                 backoff_cap=2.0,
                 rng=random.Random(f"{args.seed}-{i}"),
+                feed=Feed(args.feed),
             )
             engine = SyncEngine(store, SupabaseBackend(proxy.url, server.anon), clock, settings)
             boards.append(Board(name, engine, store))
@@ -257,6 +258,10 @@ async def soak(args: argparse.Namespace) -> tuple[list[str], bool]:
         )
         if not live:
             raise SystemExit("the boards did not go live within 60 s")
+        feeds = sorted(
+            {str(b.engine.status.feed.value if b.engine.status.feed else None) for b in boards}
+        )
+        say(f"{len(boards)} boards live; change feed: {', '.join(feeds)}")
         sim = KitchenSimulator(
             server.url,
             server.service,
@@ -403,7 +408,13 @@ async def soak(args: argparse.Namespace) -> tuple[list[str], bool]:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=float, default=7200.0, help="seconds (default 2 h)")
-    ap.add_argument("--displays", type=int, default=10)
+    ap.add_argument("--displays", type=int, default=20)
+    ap.add_argument(
+        "--feed",
+        choices=[f.value for f in Feed],
+        default=Feed.AUTO.value,
+        help="the boards' change feed (default auto: broadcast when the server has it)",
+    )
     ap.add_argument(
         "--speed",
         type=float,

@@ -33,6 +33,7 @@ def test_soak_smoke(pg_server: EmbeddedPostgres) -> None:
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "soak: PASS" in out
+    assert "2 boards live; change feed: broadcast" in out
     assert "lost 0, doubled 0, outboxes drained: True, boards converged: True" in out
     assert out.count("server restarted") == 2 and "link cut #1" in out
     m = re.search(r"boards enqueued (\d+) actions; ledger holds (\d+)", out)
