@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from caterking_display.cli import main
-from caterking_server.embedded_pg import free_port
+from caterking_server.embedded_pg import EmbeddedPostgres, free_port
+from caterking_server.ratelimit import AuthLimits
 from caterking_server.stack import LocalStack
-from tests.pg import Kitchen, add_task, connect
-from tests.stack import create_display
+from tests.pg import Kitchen, add_task, connect, seed_kitchen
+from tests.stack import StackThread, cloned_database, create_display
 
 
 def env(monkeypatch: pytest.MonkeyPatch, url: str, key: str, email: str, pw: str) -> None:
@@ -42,27 +45,49 @@ def test_all_good(
     assert "All good" in out
 
 
-def test_a_forced_feed_the_server_lacks_is_a_problem(
+@pytest.fixture
+def stack_without_broadcasts(
+    pg_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """A stack whose database has no feed_probe: a project not yet migrated to 0007."""
+    with cloned_database(pg_server, "nofeed") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("drop function public.feed_probe(text)")
+        with StackThread(
+            LocalStack(
+                tmp_path_factory.mktemp("nofeed"), db_url=url, auth_limits=AuthLimits.unlimited()
+            )
+        ) as s:
+            yield s
+
+
+def test_the_feed_doctor_reports(
     stack: LocalStack,
-    kitchen: Kitchen,
+    stack_without_broadcasts: LocalStack,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    dev = create_display(stack.url, stack.service_role_key, kitchen)
-    env(monkeypatch, stack.url, stack.anon_key, dev.email, dev.password)
-    monkeypatch.setenv("CATERKING_FEED", "broadcast")
-    if "feed_probe" in _functions(stack):
-        pytest.skip("this stack delivers database broadcasts")
-    assert main(["doctor", "--data-dir", str(tmp_path)]) == 1
-    out = capsys.readouterr().out
+    def doctor(s: LocalStack, feed: str) -> tuple[int, str]:
+        with connect(s.db_dsn) as conn:
+            k = seed_kitchen(conn)
+        dev = create_display(s.url, s.service_role_key, k)
+        env(monkeypatch, s.url, s.anon_key, dev.email, dev.password)
+        monkeypatch.setenv("CATERKING_FEED", feed)
+        code = main(["doctor", "--data-dir", str(tmp_path / f"{feed}-{id(s)}")])
+        return code, capsys.readouterr().out
+
+    code, out = doctor(stack, "auto")
+    assert code == 0 and "✓ realtime    live; changes arrive as broadcasts from the database" in out
+    code, out = doctor(stack, "postgres_changes")
+    assert code == 0 and "✓ realtime    live; changes arrive by postgres_changes" in out
+    # Without 0007: auto falls back and says why; a forced broadcast feed is a problem.
+    code, out = doctor(stack_without_broadcasts, "auto")
+    assert code == 0 and "live; changes arrive by postgres_changes" in out
+    assert "does not deliver database broadcasts" in out
+    code, out = doctor(stack_without_broadcasts, "broadcast")
+    assert code == 1
     assert "✗ realtime" in out and "database broadcasts are not delivered" in out
-
-
-def _functions(stack: LocalStack) -> set[str]:
-    with connect(stack.db_dsn) as conn:
-        rows = conn.execute("select proname from pg_proc").fetchall()
-    return {r["proname"] for r in rows}
 
 
 def test_wrong_password_and_unknown_station_say_what_to_fix(
