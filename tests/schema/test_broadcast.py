@@ -338,22 +338,23 @@ def test_send_under_rls_never_fails_the_callers_transaction(
     conn: Any, world: tuple[Kitchen, Kitchen, Kitchen]
 ) -> None:
     """realtime.send runs as its caller: a topic the caller may not use is a WARNING and
-    no message, and the caller's transaction goes on (as on a hosted project)."""
+    no message, and the caller's transaction goes on (as on a hosted project). A display
+    may not send on its own kitchen's main topic either (0008), only on its sub-topics."""
     a, b, _c = world
     me = device_claims(a.tenant_id, a.kitchen_id)
     notices: list[str] = []
     conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+    sub = f"kitchen:{a.kitchen_id}:notes"
     with as_claims(conn, me):
-        conn.execute(
-            "select realtime.send('{\"x\": 1}', 'e', %s, true)", (f"kitchen:{b.kitchen_id}",)
-        )
-        conn.execute(
-            "select realtime.send('{\"x\": 2}', 'e', %s, true)", (f"kitchen:{a.kitchen_id}",)
-        )
+        for topic in (f"kitchen:{b.kitchen_id}", f"kitchen:{a.kitchen_id}", sub):
+            conn.execute("select realtime.send('{\"x\": 2}', 'e', %s, true)", (topic,))
     assert messages(conn, b.kitchen_id) == []
-    [m] = messages(conn, a.kitchen_id)
+    assert messages(conn, a.kitchen_id) == []
+    [m] = conn.execute(
+        "select id, payload from realtime.messages where topic = %s", (sub,)
+    ).fetchall()
     assert m["payload"] == {"x": 2, "id": str(m["id"])}
-    assert any("ErrorSendingBroadcastMessage" in n for n in notices)
+    assert sum("ErrorSendingBroadcastMessage" in n for n in notices) == 2
     with as_claims(conn, ANON), pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select realtime.send('{}', 'e', 'x', true)")
 
