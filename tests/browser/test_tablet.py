@@ -286,15 +286,24 @@ async def test_a_tablet_signs_in_claims_completes_and_survives_a_reload_mid_outa
             await until(wp, lambda: wall.status.devices_online >= 2, within=20)
             await tab.screenshot("board-live")
 
-            # Claim by tapping the card's ▶ Claim button, then choose the first chef ("1"
-            # does nothing on the board itself, so it is pressed until the picker, which
-            # may take a moment to appear on a loaded host, has taken it).
+            # Claim by tapping the card's ▶ Claim button, then choose the first chef. The
+            # tablet may draw its board a moment after the wall counts it online (a loaded
+            # host), so tap and choose again until the claim has landed: a tap before the
+            # card is there does nothing, and "1" does nothing without the picker.
             def claimed() -> bool:
                 vt = wall_store.get(tid)
                 return vt is not None and vt.task.status.value == "claimed" and not vt.pending
 
-            await tab.tap(tab.column_right(0) - 3, CARD_ROW)
-            await tab.until(lambda: tab.press("1"), claimed, within=20, shot="picker")
+            async def tap_claim_and_choose() -> None:
+                before = await tab.page.screenshot()
+                await tab.tap(tab.column_right(0) - 3, CARD_ROW)
+                try:
+                    await tab.repainted(before, within=3)  # the picker is drawn
+                except AssertionError:
+                    return  # nothing changed: the card was not there yet
+                await tab.press("1")
+
+            await tab.until(tap_claim_and_choose, claimed, within=30, shot="claim-tapped")
             await tab.screenshot("claimed")
             started = time.monotonic()
 
