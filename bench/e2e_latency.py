@@ -242,14 +242,16 @@ async def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="a few seconds: every measure, tiny")
     ap.add_argument("--db-url", default=None, help="use this Postgres instead of the embedded one")
     args = ap.parse_args()
+    sizes = (2, 10)  # clients per latency run
     if args.smoke:
         args.actions, args.events, args.outage = 10, 50, 1.0
+        sizes = (2, 3)
     with tempfile.TemporaryDirectory() as d:
         stack = Stack(Path(d), args.db_url)
         await stack.start()
         try:
             results: dict[str, Any] = {}
-            for n in (2, 10):
+            for n in sizes:
                 results[f"latency_{n}"] = await latency(stack, n, args.actions)
                 print(f"latency_{n}", results[f"latency_{n}"], flush=True)
             results["recovery"] = await recovery(stack, args.outage)
@@ -258,7 +260,7 @@ async def main() -> None:
         finally:
             stack.stop()
     print(f"{'measure':<38}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'samples':>9}")
-    for n in (2, 10):
+    for n in sizes:
         r = results[f"latency_{n}"]
         print(f"{f'store-to-store, {n} clients':<38}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               f"{r['p99']:>9.1f}{r['max']:>9.1f}{r['n']:>9}")  # fmt: skip

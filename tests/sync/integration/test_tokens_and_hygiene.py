@@ -4,6 +4,7 @@ in tasks, channels, sockets or memory)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import time
@@ -94,12 +95,13 @@ def _client_sockets(port: int) -> int:
 
 
 # 80 in the suite (~15 s); CATERKING_RECONNECTS=1000 runs the issue's full count by hand.
-RECONNECTS = int(os.environ.get("CATERKING_RECONNECTS", "80"))
+RECONNECTS = int(os.environ.get("CATERKING_RECONNECTS", "40"))
 
 
 async def test_forced_reconnects_leave_no_growth(clients: Clients, proxy: FaultProxy) -> None:
-    """RECONNECTS link rebuilds (each: socket, join, change feed, board fetch) through
-    close-all; each takes ~0.18 s here, so the suite runs 80 (see docs/benchmarks.md)."""
+    """RECONNECTS link rebuilds (each: socket, join, change feed proven by a probe, board
+    fetch) through close-all; each takes ~0.25 s here, so the suite runs 40 (1,000 in
+    docs/benchmarks.md; the soak runs for hours)."""
     a = clients.make("pass-a", backoff_base=0.01, backoff_cap=0.02)
     await until(lambda: a.status.state is S.LIVE, 10)
 
@@ -120,13 +122,18 @@ async def test_forced_reconnects_leave_no_growth(clients: Clients, proxy: FaultP
                 lambda o=opened: a.supervisor.links_opened > o and a.status.state is S.LIVE, 10
             )
 
-    await bounce(20)  # warm up caches, pools, lazy imports
-    await asyncio.sleep(0.3)
+    await bounce(10)  # warm up caches, pools, lazy imports
     t0, s0, c0, m0 = measure()
     start = time.monotonic()
     await bounce(RECONNECTS)
     elapsed = time.monotonic() - start
-    await asyncio.sleep(0.3)
+
+    def settled() -> bool:  # the last link's old socket and tasks may still be closing
+        t, sk, c, _m = measure()
+        return t <= t0 + 2 and sk <= s0 + 1 and c == 1
+
+    with contextlib.suppress(TimeoutError):  # then the asserts below say what grew
+        await until(settled, 5)
     t1, s1, c1, m1 = measure()
     print(
         f"{RECONNECTS} reconnects in {elapsed:.1f} s; tasks {t0}->{t1}, sockets {s0}->{s1}, "
