@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from bench.abuse import Server  # noqa: E402
 from caterking_display.backend import SupabaseBackend  # noqa: E402
 from caterking_display.domain.actions import Action  # noqa: E402
+from caterking_display.domain.board import BOARD_HISTORY  # noqa: E402
 from caterking_display.domain.clock import SystemClock  # noqa: E402
 from caterking_display.domain.sync_status import ConnectionState, Feed  # noqa: E402
 from caterking_display.domain.task import Status  # noqa: E402
@@ -84,13 +85,14 @@ class Sample:
     board_sockets: int
     tasks: int
     channels: int
+    held: int = 0  # kitchen tasks held by one board (its history window)
 
     def line(self) -> str:
         return (
             f"t={self.at:7.0f} s  server RSS {self.server_rss:6.1f} MiB  boards RSS "
             f"{self.boards_rss:6.1f} MiB  server sockets {self.server_sockets:3d}  board "
             f"sockets {self.board_sockets:3d}  asyncio tasks {self.tasks:4d}  "
-            f"channels {self.channels:3d}"
+            f"channels {self.channels:3d}  tasks on a board {self.held:5d}"
         )
 
 
@@ -145,6 +147,7 @@ def sample(
         board_sockets=established(me, remote_port=proxy.port),
         tasks=len(asyncio.all_tasks()),
         channels=channels,
+        held=max((len(b.store.view().tasks) for b in boards), default=0),
     )
 
 
@@ -237,6 +240,7 @@ async def soak(args: argparse.Namespace) -> tuple[list[str], bool]:
     try:
         k = seed(server.db_url)
         clock = SystemClock()
+        history = BOARD_HISTORY / args.speed
         for i in range(args.displays):
             name = f"soak-{i}"
             dev = create_display(server.url, server.service, k, device_name=name)
@@ -249,8 +253,13 @@ async def soak(args: argparse.Namespace) -> tuple[list[str], bool]:
                 backoff_cap=2.0,
                 rng=random.Random(f"{args.seed}-{i}"),
                 feed=Feed(args.feed),
+                # The kitchen runs `speed` times faster: so does the board's history window
+                # (12 h of a real kitchen's finished tasks) and its clean-up.
+                board_history=history,
+                forget_every=300.0 / args.speed,
             )
-            engine = SyncEngine(store, SupabaseBackend(proxy.url, server.anon), clock, settings)
+            backend = SupabaseBackend(proxy.url, server.anon, board_history=history)
+            engine = SyncEngine(store, backend, clock, settings)
             boards.append(Board(name, engine, store))
             engine.start()
         live = await wait_for(

@@ -30,12 +30,12 @@ from caterking_display.backend.types import (
     TransportError,
 )
 from caterking_display.domain.actions import Action, Outcome
+from caterking_display.domain.board import BOARD_HISTORY
 from caterking_display.domain.sync_status import Feed
 
 log = logging.getLogger(__name__)
 
 PAGE_ROWS = 1000  # hosted Supabase's default max rows per request
-BOARD_HISTORY = timedelta(hours=12)  # finished tasks older than this are not fetched
 
 
 def _now_unix() -> float:
@@ -49,8 +49,17 @@ class SupabaseBackend:
     After ``sign_in``/``refresh`` (or ``set_session``) REST calls carry the user's token.
     """
 
-    def __init__(self, url: str, anon_key: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        anon_key: str,
+        *,
+        timeout: float = 10.0,
+        board_history: timedelta = BOARD_HISTORY,
+    ) -> None:
+        """``board_history``: finished tasks changed longer ago than this are not fetched."""
         self.url = url.rstrip("/")
+        self.board_history = board_history
         self.anon_key = anon_key
         self._session: Session | None = None
         self._skew: timedelta | None = None
@@ -290,7 +299,7 @@ class SupabaseBackend:
         h = self._rest_headers()
         # What the board shows: open tasks, and tasks finished or changed recently (so a
         # kitchen's long history never hits a project's max-rows cap). Paged all the same.
-        since = (datetime.now(UTC) + (self.clock_skew or timedelta(0))) - BOARD_HISTORY
+        since = (datetime.now(UTC) + (self.clock_skew or timedelta(0))) - self.board_history
         since_text = since.replace(microsecond=0).isoformat()
         params = {
             "select": "*",

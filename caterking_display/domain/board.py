@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from caterking_display.domain.actions import Action
 from caterking_display.domain.task import Staff, Status, Task
+
+BOARD_HISTORY = timedelta(hours=12)
+"""Finished tasks last changed longer ago than this leave the board: a fetch does not
+return them, and a board that stays connected forgets them (so it holds what a fresh one
+would, however long it runs)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from caterking_display.domain.board import (
 )
 from caterking_display.domain.clock import Clock
 from caterking_display.domain.estimates import Estimate
-from caterking_display.domain.task import Staff, Task
+from caterking_display.domain.task import Staff, Status, Task
 from caterking_display.store import meta_keys
 from caterking_display.store import overlay as _overlay
 from caterking_display.store import salvage as _salvage
@@ -214,6 +214,28 @@ class BoardStore:
             changed = self._refresh([task_id])
         self._emit(changed)
         return True
+
+    def forget_finished(self, before: datetime) -> int:
+        """Drop finished tasks last changed before ``before`` (the board's history window:
+        what a fetch would no longer return), so a board that stays connected for days
+        holds what a fresh one would. Tasks with actions still waiting stay. Not a server
+        delete: a later change of such a task brings it back. How many went."""
+        with self._lock:
+            old = [
+                tid
+                for tid, t in self._confirmed.items()
+                if t.status is Status.DONE
+                and t.updated_at < before
+                and tid not in self._ops_by_task
+            ]
+            if not old:
+                return 0
+            self._write(lambda c: self._db.delete_tasks(c, old), durable=False, best_effort=True)
+            for tid in old:
+                del self._confirmed[tid]
+            changed = self._refresh(old)
+        self._emit(changed)
+        return len(old)
 
     def apply_server_staff(self, staff: Staff) -> bool:
         """Take a staff row; False if it is the same as the one known."""

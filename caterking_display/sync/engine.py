@@ -237,11 +237,15 @@ class SyncEngine:
         self.tracker.kitchen(self.store.get_meta(meta_keys.KITCHEN_NAME))
 
     async def _ticker(self) -> None:
+        last_forget = self._clock.monotonic()
         while True:
             await asyncio.sleep(1.0)
             self.tracker.tick()
             self.tracker.skew(self.backend.clock_skew)
             self._apply_skew()
+            if self._clock.monotonic() - last_forget >= self.settings.forget_every:
+                last_forget = self._clock.monotonic()
+                self.store.forget_finished(self._clock.now() - self.settings.board_history)
 
     def _apply_skew(self) -> None:
         skew = self.backend.clock_skew

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from caterking_display.domain.board import BOARD_HISTORY
 from caterking_display.domain.sync_status import Feed
 
 
@@ -45,6 +47,10 @@ class SyncSettings:
     this many times, over at least ``poison_after_seconds``, goes to the failed list, so
     it cannot block the queue forever. Gateway errors and outages never count."""
     poison_after_seconds: float = 600.0
+    board_history: timedelta = BOARD_HISTORY
+    """Finished tasks last changed longer ago leave the store (as a fetch leaves them out)."""
+    forget_every: float = 300.0
+    """Seconds between two such clean-ups while the board runs."""
     rng: random.Random = field(default_factory=random.Random)
     """Jitter source (inject a seeded one in tests)."""
 

@@ -4,14 +4,15 @@ the real stack's tests are in tests/sync/integration/test_feed_modes.py)."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 from caterking_display.backend.types import ChangeEvent
 from caterking_display.domain.actions import Action
-from caterking_display.domain.clock import SystemClock
+from caterking_display.domain.clock import FixedClock, SystemClock
 from caterking_display.domain.sync_status import ConnectionState as S
 from caterking_display.domain.sync_status import Feed
 from caterking_display.sync import SyncEngine, SyncSettings
-from tests.store.factory import ME, new_store, task, tid
+from tests.store.factory import ME, STAFF, done, new_store, task, tid
 from tests.sync.fakes import FakeBackend
 from tests.waiting import until
 
@@ -137,5 +138,34 @@ async def test_a_change_too_big_to_broadcast_is_fetched_not_lost() -> None:
         )
         await until(lambda: backend.fetches > fetches and e.store.get(tid(1)) is not None, 5)
         assert len(backend.links) == 2 and backend.links[0].closed
+    finally:
+        await e.stop()
+
+
+async def test_a_board_that_stays_connected_forgets_old_finished_tasks() -> None:
+    """The engine cleans up every `forget_every` seconds of its clock: a board up for days
+    on one link holds the history window, not everything since it started."""
+    clock = FixedClock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    backend = FakeBackend(broadcasts=True)
+    settings = SyncSettings(
+        email="d@x",
+        password="p",
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        heartbeat_interval=0.2,
+        rng=random.Random(5),
+        board_history=timedelta(hours=12),
+        forget_every=300,
+    )
+    store = new_store(clock=clock)
+    e = SyncEngine(store, backend, clock, settings)
+    e.start()
+    try:
+        await until(lambda: e.status.state is S.LIVE, 5)
+        store.apply_server_task(done(1, 2, ME).evolve(updated_at=clock.now()))
+        store.apply_server_staff(STAFF[0])
+        clock.advance(12 * 3600 + 60)  # the task is past the window, the clean-up is due
+        await until(lambda: store.get(tid(1)) is None, 5)
+        assert e.status.state is S.LIVE and len(backend.links) == 1  # no rejoin needed
     finally:
         await e.stop()
