@@ -291,11 +291,18 @@ class BoardApp(App[None], inherit_bindings=False):
         if notice.kind is NoticeKind.CONFLICT:
             title = f"{vt.task.title}: " if vt else ""
             words = conflict_words(action, notice.winner, notice.staff_id or "", self._staff_name)
-            column.add_note(f"{title}not applied — {words}", "warning", now + CONFLICT_TIMEOUT)
+            column.add_note(
+                f"{title}not applied — {words}",
+                "warning",
+                now + CONFLICT_TIMEOUT,
+                notice.task_id,
+            )
         else:
             key = registry.keys_for("failed", self.keymap).split(", ")[0]
             words = rejected_words(action, notice.task_title, notice.reason)
-            column.add_note(f"{words} · {key} for the list", "warning", now + NOTICE_TIMEOUT)
+            column.add_note(
+                f"{words} · {key} for the list", "warning", now + NOTICE_TIMEOUT, notice.task_id
+            )
 
     def _say(
         self, task_id: str | None, text: str, *, warn: bool = False, seconds: float = 6
@@ -303,7 +310,7 @@ class BoardApp(App[None], inherit_bindings=False):
         """A short answer to what the chef just did, over the task's column (where they
         are looking; never over the page buttons or a card's action button)."""
         level = "warning" if warn else "info"
-        self._column_for(task_id).add_note(text, level, self.clock.monotonic() + seconds)
+        self._column_for(task_id).add_note(text, level, self.clock.monotonic() + seconds, task_id)
 
     def _column_for(self, task_id: str | None) -> Column:
         """The column a task shows in, else the selected one, else To do."""
@@ -464,6 +471,7 @@ class BoardApp(App[None], inherit_bindings=False):
                 f"{before.title} — {what}. Nothing was changed by this board.",
                 "warning",
                 self.clock.monotonic() + CONFLICT_TIMEOUT,
+                task_id,
             )
 
     def _drop(
@@ -481,7 +489,9 @@ class BoardApp(App[None], inherit_bindings=False):
             self.selected_id = None
             if announce:
                 note = change_note(state.vt.task, after.task if after else None, self._staff_name)
-                column.add_note(note, "info", self.clock.monotonic() + INFO_NOTE_SECONDS)
+                column.add_note(
+                    note, "info", self.clock.monotonic() + INFO_NOTE_SECONDS, state.task_id
+                )
         column.remove_task(state)
         del self._cards[state.task_id]
 

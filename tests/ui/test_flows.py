@@ -165,6 +165,29 @@ async def test_recall_is_a_list_and_asks_who_puts_it_back() -> None:
         assert app.selected_id == TART
 
 
+async def test_recall_lists_the_last_20_newest_first_and_every_one_is_reachable() -> None:
+    # 25 finished tasks, one a minute: the list holds the 20 most recent, the 1st is the
+    # newest; the 20th (beyond the 1–9 keys) is reached with the arrows and Enter.
+    finished = [
+        task(f"Finished {n:02d}", status=Status.DONE, claimed_by=BEN, completed_ago=n)
+        for n in range(1, 26)
+    ]
+    app, store, _ = build(finished)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RecallScreen))
+        screen = app.screen
+        assert isinstance(screen, RecallScreen)
+        assert [i.title for i in screen.items] == [f"Finished {n:02d}" for n in range(1, 21)]
+        await pilot.press(*["down"] * 19, "enter")
+        await wait_for(pilot, lambda: picker_open(app))
+        chosen = store.get(app.screen.task_id).task.title  # type: ignore[attr-defined, union-attr]
+        assert chosen == "Finished 20"
+        await pilot.press("2")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        assert ops(store) == [(Action.REOPEN, uid("task/Finished 20"), BEN)]
+
+
 async def test_arrows_and_hjkl_move_the_selection() -> None:
     app, _, _ = build(small_board())
     async with app.run_test(size=SIZE) as pilot:

@@ -217,11 +217,12 @@ def test_narrow_station_filter(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=SMALL, press=["s", "s"])
 
 
-def test_never_synced_offline(snap_compare: Any) -> None:
+@pytest.mark.parametrize("size", BOTH)
+def test_never_synced_offline(snap_compare: Any, size: tuple[int, int]) -> None:
     # Nothing ever synced: the columns and the banner must not look like a quiet kitchen.
     offline = SyncStatus(ConnectionState.OFFLINE, since=T0 - timedelta(minutes=3))
     app, _, _ = build([], synced=False, status=offline)
-    assert snap_compare(app, terminal_size=SMALL)
+    assert snap_compare(app, terminal_size=size)
 
 
 # --- issue 8: trust on the kitchen floor ---------------------------------------------
@@ -285,6 +286,29 @@ def test_lost_claim_note_over_the_column(snap_compare: Any, size: tuple[int, int
 
 
 @pytest.mark.parametrize("size", BOTH)
+def test_a_press_on_a_card_that_just_changed_says_why(
+    snap_compare: Any, size: tuple[int, int]
+) -> None:
+    """The 3 s guard: the claim was lost to Chloe and the chef pressed at once; nothing
+    is recorded, the card is marked and the note says why (the clock does not move)."""
+    app, store, _ = build(small_board())
+
+    async def pressed(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter", "1")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        Server(store).conflict(_claimed_elsewhere(store, uid("task/Dice onions"), CHLOE))
+        await wait_for(pilot, lambda: app._cards[uid("task/Dice onions")].facts.who is not None)
+        app.clear_notifications()
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: any("just changed" in n.text for c in app._columns.values() for n in c.notes),
+        )
+
+    assert snap_compare(app, terminal_size=size, run_before=pressed)
+
+
+@pytest.mark.parametrize("size", BOTH)
 def test_remote_claim_leaves_the_selection_in_place(
     snap_compare: Any, size: tuple[int, int]
 ) -> None:
@@ -324,9 +348,10 @@ def test_picker_with_more_than_nine_chefs(snap_compare: Any, size: tuple[int, in
     assert snap_compare(app, terminal_size=size, press=["enter", "0"])
 
 
-def test_kiosk_mark(snap_compare: Any) -> None:
+@pytest.mark.parametrize("size", BOTH)
+def test_kiosk_mark(snap_compare: Any, size: tuple[int, int]) -> None:
     app, _, _ = build(small_board(), kiosk=True)
-    assert snap_compare(app, terminal_size=SMALL)
+    assert snap_compare(app, terminal_size=size)
 
 
 @pytest.mark.parametrize("size", BOTH)

@@ -33,7 +33,12 @@ class RecallItem:
 class RecallRow(Widget, can_focus=True):
     """One finished task: two lines, the whole row a tap target; Enter chooses it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter,space", "choose", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,space", "choose", show=False),
+        # Here, not only on the screen: the list's scroll view would take the arrows.
+        Binding("down,j", "app.focus_next", show=False),
+        Binding("up,k", "app.focus_previous", show=False),
+    ]
 
     class Chosen(Message):
         def __init__(self, task_id: str) -> None:

@@ -64,6 +64,7 @@ class Note:
     text: str
     level: str  # "warning" (not applied), "info" (what another device did)
     until: float  # clock.monotonic() when it goes away on its own
+    task_id: str | None = None  # the task it is about: a newer note about it replaces it
 
 
 class ColumnNote(Widget):
@@ -164,10 +165,14 @@ class Column(Vertical):
     def notes(self) -> tuple[Note, ...]:
         return self._notes
 
-    def add_note(self, text: str, level: str, until: float) -> None:
-        """Show a note over this column (newest first; at most MAX_NOTES)."""
-        kept = tuple(n for n in self._notes if n.text != text)
-        self._notes = (Note(text, level, until), *kept)[:MAX_NOTES]
+    def add_note(self, text: str, level: str, until: float, task_id: str | None = None) -> None:
+        """Show a note over this column (newest first; at most MAX_NOTES). A note about
+        a task replaces an older one about the same task (the newest says what is true;
+        a stack of notes would hide the very card they are about)."""
+        kept = tuple(
+            n for n in self._notes if n.text != text and (task_id is None or n.task_id != task_id)
+        )
+        self._notes = (Note(text, level, until, task_id), *kept)[:MAX_NOTES]
         self._note.set_notes(self._notes)
 
     def expire_notes(self, now: float) -> None:
