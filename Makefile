@@ -49,7 +49,7 @@ layers: $(DEV)
 	$(VENV)/bin/lint-imports
 
 pytest: $(DEV)
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup -rs
+	$(VENV)/bin/pytest -q -n 4 --dist loadgroup -rs --durations=10
 
 test: lint typecheck layers pytest
 
