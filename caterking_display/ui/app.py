@@ -43,6 +43,7 @@ from caterking_display.domain.sync_status import ConnectionState, SyncStatus
 from caterking_display.domain.task import Priority, Staff, Status, Task
 from caterking_display.domain.text import printable
 from caterking_display.ui import actions as registry
+from caterking_display.ui.action_words import WORDS
 from caterking_display.ui.alerts import CommandAlert
 from caterking_display.ui.all_day import all_day, kind_of
 from caterking_display.ui.card_facts import (
@@ -83,7 +84,7 @@ from caterking_display.ui.status_text import (
     sign_in_detail,
 )
 from caterking_display.ui.themes import THEMES, theme_name
-from caterking_display.ui.undo import UNDO_SECONDS, VERB_NOUN, Done, Step, UndoSlot, compensation
+from caterking_display.ui.undo import UNDO_SECONDS, Done, Step, UndoSlot, compensation
 from caterking_display.ui.widgets.action_bar import ActionBar
 from caterking_display.ui.widgets.announcement import Announcement
 from caterking_display.ui.widgets.column import Column
@@ -1019,7 +1020,7 @@ class BoardApp(App[None], inherit_bindings=False):
             self._say(first, f"Nothing to undo: {titles} was not applied.")
             return
         how = "it was never sent" if not compensations else "the server is told"
-        self._say(first, f"Undone: the {VERB_NOUN[slot.action]} of {titles} ({how}).")
+        self._say(first, f"Undone: the {WORDS[slot.action].noun} of {titles} ({how}).")
 
     def action_details(self) -> None:
         vt = self._selected_task()

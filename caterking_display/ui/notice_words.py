@@ -10,14 +10,8 @@ from caterking_display.domain.actions import Action
 from caterking_display.domain.board import Winner
 from caterking_display.domain.task import Status
 from caterking_display.domain.text import printable
+from caterking_display.ui.action_words import WORDS
 from caterking_display.ui.change_words import UNKNOWN_CHEF
-
-VERB = {
-    Action.CLAIM: "claim",
-    Action.COMPLETE: "complete",
-    Action.RELEASE: "release",
-    Action.REOPEN: "reopen",
-}
 
 # Machine words the RPCs return as `reason`, in words a chef understands.
 _REASONS = {
@@ -83,5 +77,6 @@ def plain_reason(reason: str | None) -> str:
 
 def rejected_words(action: Action, title: str | None, reason: str | None) -> str:
     """ "Could not claim Dice onions: that staff member is no longer active"."""
-    what = f"{VERB[action]} {title}" if title else f"{VERB[action]} the task"
+    verb = WORDS[action].verb
+    what = f"{verb} {title}" if title else f"{verb} the task"
     return f"Could not {what}: {plain_reason(reason)}"

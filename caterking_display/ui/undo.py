@@ -77,11 +77,3 @@ def compensation(done: Done) -> list[Step]:
     if step.action is Action.REOPEN:
         return [Step(Action.COMPLETE, step.task_id, before.completed_by or staff)]
     raise ValueError(f"unknown action {step.action!r}")
-
-
-VERB_NOUN: dict[Action, str] = {
-    Action.CLAIM: "claim",
-    Action.COMPLETE: "done",
-    Action.RELEASE: "release",
-    Action.REOPEN: "recall",
-}

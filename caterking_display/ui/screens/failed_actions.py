@@ -15,9 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from caterking_display.domain.board import FailedAction
+from caterking_display.ui.action_words import WORDS
 from caterking_display.ui.notice_words import conflict_words, plain_reason
-
-_VERB = {"claim": "Claim", "complete": "Done", "release": "Release", "reopen": "Recall"}
 
 
 def failed_table(
@@ -41,7 +40,7 @@ def failed_table(
             why = f.message  # an entry from an older store file: its words as shown then
         table.add_row(
             f"{f.at.astimezone(tz):%H:%M}",
-            _VERB.get(f.op.action.value, f.op.action.value),
+            WORDS[f.op.action].label,
             f.task_title or "(unknown task)",
             staff_name(f.op.staff_id),
             why,
