@@ -30,7 +30,6 @@ import base64
 import contextlib
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -52,6 +51,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from caterking_server import tokens  # noqa: E402
 from caterking_server.embedded_pg import free_port  # noqa: E402
 
@@ -894,16 +894,7 @@ def main() -> int:
         log = server.log_path.read_text(errors="replace")
         shutil.rmtree(tmp, ignore_errors=True)
     tracebacks = log.count("Traceback (most recent call last)")
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    print(
-        f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"tracebacks in the server log: {tracebacks}"
-    )
+    print(f"\nmachine: {machine()}; tracebacks in the server log: {tracebacks}")
     return 0
 
 

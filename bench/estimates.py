@@ -25,9 +25,8 @@ import argparse
 import bisect
 import heapq
 import json
-import os
-import platform
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -41,9 +40,13 @@ from typing import Any
 
 import psycopg
 
-from caterking_schema.migrate import migrate
-from caterking_server.embedded_pg import EmbeddedPostgres
-from caterking_server.kitchen_catalogue import (
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine  # noqa: E402
+from caterking_schema.migrate import migrate  # noqa: E402
+from caterking_server.embedded_pg import EmbeddedPostgres  # noqa: E402
+from caterking_server.kitchen_catalogue import (  # noqa: E402
     SIMILAR_JOBS,
     PrepJob,
     chef_speed,
@@ -521,18 +524,6 @@ $$
 
 
 # --- report --------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def report(scores: dict[str, Scores], info: dict[str, Any], costs: dict[str, Any], cfg: Config,

@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -50,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.abuse import Server, claims, pct  # noqa: E402
+from bench.machine import machine  # noqa: E402
+from bench.machine import pg_cpu_seconds as machine_pg_cpu_seconds  # noqa: E402
 from bench.stack_latency import busy_cpu  # noqa: E402
 from caterking_server import tokens  # noqa: E402
 from caterking_server.embedded_pg import free_port  # noqa: E402
@@ -59,19 +60,8 @@ NOTES_KEY = '"notes":'  # then '"' (compact JSON) or ' "' (PostgreSQL's jsonb te
 
 
 def pg_cpu_seconds(server: Server) -> float:
-    """User+system CPU of the embedded PostgreSQL (postmaster and its children); nan
-    when the server uses an outside database."""
-    pidfile = next(server.data_dir.rglob("postmaster.pid"), None)
-    if pidfile is None:
-        return float("nan")
-    master = int(pidfile.read_text().split()[0])
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == master or stat.parent.name == str(master):
-                total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    """User+system CPU of the embedded PostgreSQL; nan with an outside database."""
+    return machine_pg_cpu_seconds(server.data_dir)
 
 
 def server_cpu_seconds(server: Server) -> float:
@@ -279,16 +269,6 @@ def trigger_cost(db_url: str, tenant: str, kitchen: str, rows: int = 2000) -> st
         f"without it), +{per[1]:.0f} µs per UPDATE (of {base[1]:.0f} µs); {rows} rows per "
         "statement, best of 3"
     )
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:

@@ -14,9 +14,6 @@ off (`--rate-limit-* 0`) so the cases reach the handlers instead of a 429.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -30,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.abuse import Server, make_display, seed  # noqa: E402
+from bench.machine import machine  # noqa: E402
 from caterking_server.embedded_pg import free_port  # noqa: E402
 from tests.fuzzing import (  # noqa: E402
     Outcome,
@@ -125,16 +123,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     tracebacks = log.count("Traceback (most recent call last)")
     errors = sum(1 for line in log.splitlines() if line.startswith(("ERROR", "CRITICAL")))
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    print(
-        f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"server log: {tracebacks} tracebacks, {errors} ERROR lines"
-    )
+    print(f"\nmachine: {machine()}; server log: {tracebacks} tracebacks, {errors} ERROR lines")
     if tracebacks or errors:
         print(log[-4000:])
     bad: list[Any] = [r for r in rows if not r[1].ok()]

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -38,6 +37,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine, pg_cpu_seconds  # noqa: E402
 from caterking_server import tokens  # noqa: E402
 from caterking_server.embedded_pg import free_port  # noqa: E402
 
@@ -82,17 +82,7 @@ class Server:
 
     def pg_cpu_seconds(self) -> float:
         """User+system CPU of the embedded Postgres (postmaster and its backends)."""
-        pidfile = next(self.data_dir.rglob("postmaster.pid"), None)
-        if pidfile is None:
-            return float("nan")
-        master = int(pidfile.read_text().split()[0])
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == master or stat.parent.name == str(master):
-                    total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return pg_cpu_seconds(self.data_dir)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -268,14 +258,8 @@ def main() -> int:
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     print(
-        f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"\nmachine: {machine()}, "
         f"{args.seconds:g} s per case; server = `caterking-server serve` in its own process"
     )
     print(
