@@ -159,6 +159,18 @@ def _page(ctx: Ctx, rq: q.ReadQuery) -> None:
         rq.limit = span if rq.limit is None else min(rq.limit, span)
 
 
+def _paged(stmt: sql.Composable, rq: q.ReadQuery, params: list[Any]) -> sql.Composed:
+    """``stmt`` with the request's limit and offset (their values appended to params)."""
+    page = sql.Composed([stmt])
+    if rq.limit is not None:
+        page += sql.SQL(" limit %s")
+        params.append(rq.limit)
+    if rq.offset:
+        page += sql.SQL(" offset %s")
+        params.append(rq.offset)
+    return page
+
+
 def _json_response(
     body: str | None, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
@@ -645,13 +657,9 @@ class RestService:
             where = q.render_filter(rq.where, rows, params)
             select = q.render_select(rq.select, rows, name)
             order = q.render_order(rq.order, rows)
-            page = sql.Composed([sql.SQL("select {} from _all {}{}").format(select, alias, order)])
-            if rq.limit is not None:
-                page += sql.SQL(" limit %s")
-                params.append(rq.limit)
-            if rq.offset:
-                page += sql.SQL(" offset %s")
-                params.append(rq.offset)
+            page = _paged(
+                sql.SQL("select {} from _all {}{}").format(select, alias, order), rq, params
+            )
             # The function runs once (materialized); the page and the count both read it.
             stmt = sql.SQL(
                 "with _all as materialized (select {}.* from {} {} where {}) "
@@ -664,13 +672,7 @@ class RestService:
             if rq.where.items or rq.order or not star:
                 raise _not_implemented("select, filters or order on a function returning scalars")
             params = list(values)
-            page = sql.Composed([sql.SQL("select _v from _all")])
-            if rq.limit is not None:
-                page += sql.SQL(" limit %s")
-                params.append(rq.limit)
-            if rq.offset:
-                page += sql.SQL(" offset %s")
-                params.append(rq.offset)
+            page = _paged(sql.SQL("select _v from _all"), rq, params)
             stmt = sql.SQL(
                 "with _all as materialized (select _r._v from {} as _r(_v)) "
                 "select coalesce(json_agg(_t._v), '[]')::text, count(*), "
