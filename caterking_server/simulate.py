@@ -321,6 +321,7 @@ class KitchenSimulator:
         if self.kitchen is None:
             await self.load_kitchen()
         assert self.kitchen is not None
+        given = now
         now = now or datetime.now(UTC)
         if self.announce_every and self.rng.random() < 1 / self.announce_every:
             return f"admin announced {await self.announce(make_announcement(self.rng, now))!r}"
@@ -348,7 +349,10 @@ class KitchenSimulator:
             return f"admin added {t['title']!r}"
         if finished and (roll < 0.7 or not pending or not free):
             _, task_id, plan = min(finished, key=lambda f: (f[0], f[1]))
-            outcome = await self.act("complete", task_id, plan.staff_id, min(plan.finish_at, now))
+            # Its due time passed on the loop's clock after the read above: the wall clock
+            # is read again (not `now`, taken before the read), so the finish is on time.
+            at = min(plan.finish_at, given or datetime.now(UTC))
+            outcome = await self.act("complete", task_id, plan.staff_id, at)
             self.plans.pop(task_id, None)
             return f"complete: {outcome}"
         if pending and free:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 
 from caterking_schema.migrate import migrate
 from caterking_server.embedded_pg import EmbeddedPostgres
@@ -16,6 +17,11 @@ from caterking_server.ratelimit import AuthLimits
 from caterking_server.stack import LocalStack
 from tests.pg import TEMPLATE_DB, Kitchen, connect, seed_kitchen
 from tests.stack import StackThread, cloned_database
+
+# Property tests run beside real servers on a busy 2-core box: how long an example takes
+# to generate or run is not what they test (the examples themselves stay reproducible).
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 # Snapshots and colours must not depend on the developer's environment.
 for _var in ("NO_COLOR", "TEXTUAL_THEME"):

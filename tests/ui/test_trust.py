@@ -481,3 +481,13 @@ async def test_a_damaged_board_file_is_reported_until_someone_reads_it(tmp_path:
         await wait_for(pilot, lambda: not notice.display)
     assert store.recovery is None  # read: not shown again after a restart
     store.close()
+
+
+def test_the_undo_countdown_is_harmless_before_and_after_the_bar_has_buttons() -> None:
+    """Seen once in a loaded run: the board's last clock tick, while the app shut down,
+    asked for the Undo button after the bar's buttons were gone (NoMatches)."""
+    from caterking_display.ui.widgets.action_bar import ActionBar
+
+    bar = ActionBar({})
+    bar.set_undo(4)  # no buttons (not composed, or already removed): nothing happens
+    bar.set_undo(None)

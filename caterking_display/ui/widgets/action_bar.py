@@ -79,7 +79,10 @@ class ActionBar(Horizontal):
     def set_undo(self, seconds_left: int | None) -> None:
         """Light the Undo button with its countdown, or grey it out (None)."""
         self._undo_left = seconds_left
-        button = self.query_one("#bar-undo", BarButton)
+        # Not there before compose, nor while the app shuts down (a last clock tick).
+        button = next(iter(self.query("#bar-undo").results(BarButton)), None)
+        if button is None:
+            return
         label = self.label("undo", f"{seconds_left}s" if seconds_left else "")
         disabled = seconds_left is None
         if str(button.label) != label:
