@@ -159,6 +159,7 @@ def build(
 
 
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+SHUTDOWN_WAIT_S = 10.0
 
 
 async def _exit_when_terminal_goes(app: Any, fd: int) -> None:
@@ -200,10 +201,15 @@ async def run_board(cfg: Config, clock: Clock | None = None) -> int:
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, previous)
         unsubscribe()
-        await engine.stop()
+        # Bounded, so a signal or a closed terminal always ends the board (and the demo
+        # can stop its stack): the store is closed whatever the sync layer was doing.
+        try:
+            await asyncio.wait_for(engine.stop(), SHUTDOWN_WAIT_S)
+        except TimeoutError:
+            log.warning("sync did not stop within %.0f s; closing anyway", SHUTDOWN_WAIT_S)
         if not sync_task.done():
             sync_task.cancel()
-        await asyncio.gather(sync_task, return_exceptions=True)
+        await asyncio.wait([sync_task], timeout=SHUTDOWN_WAIT_S)
         store.close()
     return int(app.return_code or 0)
 

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DB_EVENTS = frozenset({"INSERT", "UPDATE", "DELETE"})
 """Broadcast events that carry a row change from the database (``realtime.send`` with
 the operation as the event, in ``realtime.broadcast_changes``' payload shape)."""
+CLOSE_WAIT_S = 2.0  # how long close() waits for the client's tasks to end
 
 
 def db_change(event: str, payload: dict[str, Any]) -> ChangeEvent | None:
@@ -407,6 +408,9 @@ class RealtimeLink:
             if transport is not None:
                 with contextlib.suppress(Exception):
                     transport.abort()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
+        if tasks:
+            # Bounded: a library task that swallowed its cancellation must not hold up the
+            # board's shutdown (seen once: a board closed mid-join never exited).
+            _done, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
+            if pending:
+                log.warning("realtime: %d task(s) did not stop on close", len(pending))

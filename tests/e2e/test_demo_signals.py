@@ -88,6 +88,15 @@ def wait(cond: object, within: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def tails(d: DemoInPty, stack_dir: Path, board: Path) -> str:
+    """What a hung demo had shown and logged: the end of its screen, board and server logs."""
+    out = [f"screen: {bytes(d.output[-1500:])!r}"]
+    for log in (board / "display.log", stack_dir / "serve.log"):
+        text = log.read_text(errors="replace") if log.exists() else "(none)"
+        out.append(f"{log.name}:\n" + "\n".join(text.splitlines()[-25:]))
+    return "\n".join(out)
+
+
 def leftovers(stack_dir: Path) -> list[str]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
@@ -111,7 +120,10 @@ def test_demo_cleans_up_on_every_signal_that_ends_it(tmp_path: Path) -> None:
                 d.hang_up()  # the terminal goes away: the kernel sends SIGHUP
             else:
                 d.proc.send_signal(getattr(signal, how))
-            d.proc.wait(90)
+            try:
+                d.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{how}: the demo did not exit in 90 s\n{tails(d, stack_dir, board)}")
             wait(lambda: not leftovers(stack_dir), 30, f"{how}: serve and Postgres to stop")
             assert demo.stack_env_if_up(stack_dir) is None
         finally:
