@@ -58,6 +58,9 @@ ChangeListener = Callable[[frozenset[str]], None]
 NoticeListener = Callable[[Notice], None]
 
 
+OPEN = frozenset({Status.PENDING, Status.CLAIMED})  # what a fetch returns at any age
+
+
 class BoardStore:
     """Confirmed rows + pending ops, persisted in SQLite (or in memory when path is None).
 
@@ -216,7 +219,7 @@ class BoardStore:
         return True
 
     def forget_finished(self, before: datetime) -> int:
-        """Drop finished tasks last changed before ``before`` (the board's history window:
+        """Drop finished (done, cancelled) tasks last changed before ``before`` (the history window:
         what a fetch would no longer return), so a board that stays connected for days
         holds what a fresh one would. Tasks with actions still waiting stay. Not a server
         delete: a later change of such a task brings it back. How many went."""
@@ -224,9 +227,7 @@ class BoardStore:
             old = [
                 tid
                 for tid, t in self._confirmed.items()
-                if t.status is Status.DONE
-                and t.updated_at < before
-                and tid not in self._ops_by_task
+                if t.status not in OPEN and t.updated_at < before and tid not in self._ops_by_task
             ]
             if not old:
                 return 0

@@ -149,6 +149,9 @@ class Supervisor:
             raise AuthFailed("no kitchen_id in app_metadata", kind=ErrorKind.NO_KITCHEN)
         self.kitchen_id = kitchen_id
         feed = self._feed_now()
+        # A reconnect asked for from here on (a change too big to carry its row, arriving
+        # while the board is fetched) is kept for the watch, not forgotten.
+        self._force.clear()
         self._resync.begin()
         watch: _LinkWatch | None = None
         try:
@@ -270,7 +273,6 @@ class Supervisor:
     async def _watch(self, link: Link, closed: asyncio.Event, reason: list[str]) -> str:
         """Until the link dies: returns why."""
         hb = self._s.heartbeat_interval
-        self._force.clear()
         while True:
             await self._wait_first(closed, self._force, min(1.0, hb / 2))
             if closed.is_set():

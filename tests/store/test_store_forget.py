@@ -24,6 +24,7 @@ def test_old_finished_tasks_are_forgotten_and_nothing_else(tmp_path: Path) -> No
             task(3, updated_at=old),  # still to do, however old: stays
             task(4, 2, Status.CLAIMED, claimed_by=ME, updated_at=old),  # in progress: stays
             done(5, 2, ME).evolve(updated_at=old),  # old, but a chef just recalled it: stays
+            task(6, 2, Status.CANCELLED, updated_at=old),  # cancelled long ago: goes
         ],
         STAFF,
     )
@@ -31,10 +32,10 @@ def test_old_finished_tasks_are_forgotten_and_nothing_else(tmp_path: Path) -> No
     rec = Recorder()
     store.subscribe(rec)
 
-    assert store.forget_finished(T0 - BOARD_HISTORY) == 1
-    assert store.get(tid(1)) is None
+    assert store.forget_finished(T0 - BOARD_HISTORY) == 2
+    assert store.get(tid(1)) is None and store.confirmed(tid(6)) is None
     assert {t for t in store.view().tasks} == {tid(2), tid(3), tid(4), tid(5)}
-    assert rec.calls[-1] == frozenset({tid(1)})
+    assert rec.calls[-1] == frozenset({tid(1)})  # a cancelled task was never on show
     assert store.forget_finished(T0 - BOARD_HISTORY) == 0  # nothing more to forget
     store.close()
 

@@ -3,6 +3,7 @@ the real stack's tests are in tests/sync/integration/test_feed_modes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -138,6 +139,31 @@ async def test_a_change_too_big_to_broadcast_is_fetched_not_lost() -> None:
         )
         await until(lambda: backend.fetches > fetches and e.store.get(tid(1)) is not None, 5)
         assert len(backend.links) == 2 and backend.links[0].closed
+    finally:
+        await e.stop()
+
+
+async def test_a_change_too_big_to_broadcast_during_the_fetch_is_not_lost() -> None:
+    """Review finding: a partial change arriving while the board was fetched asked for a
+    reconnect that the watch then forgot, so the old row stayed on a Live board."""
+    backend = FakeBackend(broadcasts=True)
+    t = task(1)
+
+    def during_fetch() -> None:
+        if backend.fetches == 1:
+            # The change is heard while the fetch runs; its row is committed just after
+            # the fetch read the tasks, so this fetch does not have it.
+            backend.links[0].handlers.on_change(
+                ChangeEvent("tasks", "INSERT", {"id": t.id, "version": 1}, None, None, partial=True)
+            )
+            asyncio.get_running_loop().call_soon(backend.tasks.__setitem__, t.id, t)
+
+    backend.on_fetch = during_fetch
+    e = engine(backend, Feed.AUTO)
+    e.start()
+    try:
+        await until(lambda: e.store.get(tid(1)) is not None, 5)
+        assert len(backend.links) == 2  # the board was fetched again on a fresh link
     finally:
         await e.stop()
 
