@@ -437,6 +437,10 @@ class Connection:
         if not valid_broadcast(msg.payload):
             self.reply(msg, "error", {"reason": "Broadcast payload must be a map with an event"})
             return
+        if isinstance(msg.payload, dict) and "meta" in msg.payload:
+            # Metadata is the server's to give (a database broadcast's message id): a
+            # client's own would pass for it, or (over 255 bytes) break the v2 frame.
+            msg.payload = {k: v for k, v in msg.payload.items() if k != "meta"}
         try:
             msg.payload_json = json.dumps(msg.payload, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError):

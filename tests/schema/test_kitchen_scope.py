@@ -177,3 +177,14 @@ def test_only_the_database_broadcasts_on_a_kitchens_main_topic(
         assert not may_send(display_a, f"kitchen:{a2.kitchen_id}:chat", ext)
     # Any other extension is refused on every topic.
     assert not may_send(admin, main, "postgres_changes")
+
+    # 0009: a permissive policy added by someone else (a hosted template's "signed-in
+    # users may broadcast") does not reopen the main topic to displays.
+    conn.execute(
+        "create policy open_to_all on realtime.messages for insert to authenticated "
+        "with check (true)"
+    )
+    assert not may_send(display_a, main, "broadcast")
+    assert may_send(display_a, "room:lobby", "broadcast")  # what that policy is for
+    assert may_send(display_a, main, "presence")
+    assert may_send(admin, main, "broadcast")

@@ -29,6 +29,7 @@ def test_migrate_twice_on_plain_postgres(
     assert "applied 0006_exact_table_grants" in out
     assert "applied 0007_broadcast_from_database" in out
     assert "applied 0008_only_the_database_broadcasts_changes" in out
+    assert "applied 0009_main_topic_rule_is_restrictive" in out
     assert main(["migrate", "--db-url", url, "--with-supabase-base"]) == 0
     out = capsys.readouterr().out
     assert "nothing to apply" in out and "applied 0001" not in out

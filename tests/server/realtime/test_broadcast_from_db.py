@@ -374,3 +374,29 @@ async def test_a_display_cannot_forge_a_database_change(rts: Stack) -> None:
     finally:
         await forger.close()
         await victim.close()
+
+
+async def test_a_clients_own_meta_is_not_relayed(rts: Stack) -> None:
+    """`meta` (a database broadcast's message id) is the server's to give: a client's
+    broadcast with its own, even one too long for a v2 frame, reaches the others without
+    it, in v1 and v2."""
+    k = rts.seed()
+    topic = f"realtime:kitchen:{k.kitchen_id}:chat"
+    sender = await RawClient.connect(rts.ws_url, rts.anon)
+    v1 = await RawClient.connect(rts.ws_url, rts.anon)
+    v2 = await RawClient.connect(rts.ws_url, rts.anon, vsn="2.0.0")
+    try:
+        for c in (sender, v1, v2):
+            await c.join(topic, {"private": True}, rts.device_token(k))
+            await c.recv_until(lambda f: "phx_reply" in str(f))
+        fake = {"id": "x" * 300}
+        await sender.push(
+            topic, "broadcast", {"type": "broadcast", "event": "note", "payload": {}, "meta": fake}
+        )
+        got = await v1.recv_until(lambda f: isinstance(f, dict) and f["event"] == "broadcast")
+        assert "meta" not in got["payload"] and got["payload"]["event"] == "note"
+        raw = await v2.recv_until(lambda f: "note" in str(f))
+        assert b"x" * 300 not in (raw if isinstance(raw, bytes) else str(raw).encode())
+    finally:
+        for c in (sender, v1, v2):
+            await c.close()
