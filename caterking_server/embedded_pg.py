@@ -203,8 +203,25 @@ class EmbeddedPostgres:
         except ProcessLookupError:
             return None
         except PermissionError:
-            return pid
-        return pid
+            pass
+        return pid if self._serves_this_dir(pid) else None
+
+    def _serves_this_dir(self, pid: int) -> bool:
+        """Is ``pid`` a postmaster of this data dir? PIDs are reused (32,768 of them on
+        many systems): the pid file of a server that was killed may name any process by
+        now, even another data dir's postmaster, which a stop would then shut down."""
+        if not Path("/proc/self/cmdline").exists():
+            return True  # no /proc to ask: trust the pid file, as pg_ctl does
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        if not args or not os.path.basename(args[0]).startswith(b"postgres"):
+            return False
+        ours = {os.fsencode(str(self.pgdata)), os.fsencode(str(self.pgdata.resolve()))}
+        return any(a in ours for a in args[1:])
 
     def start(self, timeout: float = 60) -> str:
         """Init if needed, start, wait until it accepts connections; returns the DSN."""
@@ -213,6 +230,11 @@ class EmbeddedPostgres:
             # A server left by a crashed stack on this data dir: stop it and start ours.
             log.warning("stopping a PostgreSQL left running on %s", self.pgdata)
             self._stop_any()
+        elif (self.pgdata / "postmaster.pid").exists():
+            # Left by a server that was killed, naming a process that is not one of ours:
+            # PostgreSQL would refuse to start while that process lives.
+            log.warning("removing a stale postmaster.pid in %s", self.pgdata)
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
         if self.port is None:
             self.port = free_port()
         self._write_conf()
