@@ -401,6 +401,14 @@ class BoardStore:
             op = self._ops.get(op_id)
             return op is not None and op.attempts == 0 and op_id not in self._sending
 
+    def first_send_in_flight(self, op_id: str) -> bool:
+        """True while the op's first send is on its way: whether it can still be
+        withdrawn is known when that send ends (refused: yes; answered or maybe
+        delivered: no)."""
+        with self._lock:
+            op = self._ops.get(op_id)
+            return op is not None and op.attempts == 0 and op_id in self._sending
+
     def withdraw(self, op_ids: Iterable[str]) -> bool:
         """Take ops back out of the outbox before they were ever sent (undo).
 

@@ -84,7 +84,14 @@ from caterking_display.ui.status_text import (
     sign_in_detail,
 )
 from caterking_display.ui.themes import THEMES, theme_name
-from caterking_display.ui.undo import UNDO_SECONDS, Done, Step, UndoSlot, compensation
+from caterking_display.ui.undo import (
+    UNDO_SECONDS,
+    UNDO_SETTLE_SECONDS,
+    Done,
+    Step,
+    UndoSlot,
+    compensation,
+)
 from caterking_display.ui.widgets.action_bar import ActionBar
 from caterking_display.ui.widgets.announcement import Announcement
 from caterking_display.ui.widgets.column import Column
@@ -1000,6 +1007,21 @@ class BoardApp(App[None], inherit_bindings=False):
             return
         self._undo = None
         self._update_undo(mono)
+        self._settle_undo(slot, mono + UNDO_SETTLE_SECONDS, started=True)
+
+    def _settle_undo(self, slot: UndoSlot, deadline: float, *, started: bool = False) -> None:
+        """Withdraw what never left, compensate what may have reached the server. An
+        action whose first send is on its way right now (a flaky network: a connect that
+        hangs, then fails) is decided when that send ends, so an offline undo stays a
+        withdrawal instead of a claim and a release both sent later."""
+        if self.clock.monotonic() < deadline and any(
+            self.store.first_send_in_flight(d.op_id) for d in slot.done
+        ):
+            if started:
+                titles = ", ".join(d.title for d in slot.done)
+                self._say(slot.done[0].step.task_id, f"Undoing {titles}: waiting for its send…")
+            self.set_timer(0.05, lambda: self._settle_undo(slot, deadline))
+            return
         not_applied = {f.op.op_id for f in self.store.failed_actions()}
         withdrawn: list[str] = []
         compensations: list[Step] = []

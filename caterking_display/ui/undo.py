@@ -18,6 +18,9 @@ from caterking_display.domain.task import Status, Task
 
 UNDO_SECONDS = 5.0
 """How long an action can be taken back."""
+UNDO_SETTLE_SECONDS = 10.0
+"""An undo waits at most this long for a send already on its way (the RPC timeout is 8 s)
+to end, to know whether it may still be withdrawn."""
 
 
 @dataclass(frozen=True, slots=True)

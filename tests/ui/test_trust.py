@@ -19,6 +19,7 @@ from caterking_display.ui.screens.help import HelpScreen
 from caterking_display.ui.screens.recall import RecallScreen
 from caterking_display.ui.screens.staff_picker import StaffPicker
 from caterking_display.ui.screens.task_detail import TaskDetailScreen
+from caterking_display.ui.undo import UNDO_SETTLE_SECONDS
 from caterking_display.ui.widgets.action_bar import BarButton
 from caterking_display.ui.widgets.status_line import StatusLine
 from caterking_display.ui.widgets.store_notice import StoreNotice
@@ -173,7 +174,7 @@ async def test_undo_after_sending_queues_the_opposite_action_with_its_own_op_id(
         assert app._cards[DICE].column is ColumnId.TODO
 
 
-async def test_undo_of_a_send_in_flight_compensates_instead_of_withdrawing() -> None:
+async def test_undo_of_a_send_in_flight_waits_for_it_then_compensates() -> None:
     mine = task("Sear scallops", station="Fish", status=Status.CLAIMED, claimed_by=BEN)
     mine = mine.evolve(claimed_device="wall-1")
     app, store, _ = build([*small_board(), mine])
@@ -184,14 +185,46 @@ async def test_undo_of_a_send_in_flight_compensates_instead_of_withdrawing() -> 
         done = store.pending_ops()[0]
         assert store.mark_sending(done.op_id)  # the outbox handed it to the server
         await pilot.press("z")
-        await wait_for(pilot, lambda: len(store.pending_ops()) == 3)
+        await wait_for(pilot, lambda: any("waiting for its send" in t for t in notes(app)))
+        assert len(store.pending_ops()) == 1  # nothing decided while the send is out
+        Server(store).confirm()  # it arrived and was applied
+        await wait_for(pilot, lambda: len(store.pending_ops()) == 2)
         # Done → back to claimed by the same chef: reopen, then claim again.
-        assert ops(store) == [
-            (Action.COMPLETE, mine.id, BEN),
-            (Action.REOPEN, mine.id, BEN),
-            (Action.CLAIM, mine.id, BEN),
-        ]
+        assert ops(store) == [(Action.REOPEN, mine.id, BEN), (Action.CLAIM, mine.id, BEN)]
         assert app._cards[mine.id].column is ColumnId.DOING
+
+
+async def test_undo_of_a_send_in_flight_that_never_left_withdraws_it() -> None:
+    """Seen in a loaded run: offline, the chef's undo came while the outbox was retrying
+    the claim (a connect that then failed); it became a claim and a release, both sent
+    once the network was back. Now the undo waits for that send to end: refused, so the
+    claim never left, and it is withdrawn."""
+    app, store, _ = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "2")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        [claim] = store.pending_ops()
+        assert store.mark_sending(claim.op_id)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: any("waiting for its send" in t for t in notes(app)))
+        store.record_attempt(claim.op_id, "connection refused", reached_server=False)
+        await wait_for(pilot, lambda: not store.pending_ops())
+        assert app._cards[DICE].column is ColumnId.TODO
+        assert any("it was never sent" in t for t in notes(app))
+
+
+async def test_undo_of_a_send_that_never_ends_compensates_after_the_wait() -> None:
+    app, store, clock = build(small_board())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter", "2")
+        await wait_for(pilot, lambda: bool(store.pending_ops()))
+        [claim] = store.pending_ops()
+        assert store.mark_sending(claim.op_id)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: any("waiting for its send" in t for t in notes(app)))
+        clock.advance(UNDO_SETTLE_SECONDS + 0.1)  # a send hung past any timeout
+        await wait_for(pilot, lambda: len(store.pending_ops()) == 2)
+        assert ops(store) == [(Action.CLAIM, DICE, BEN), (Action.RELEASE, DICE, BEN)]
 
 
 async def test_undo_expires_after_five_seconds() -> None:
