@@ -1,4 +1,4 @@
--- Schema v1: the contract shared with Admin and PrepChef (DESIGN.md §3).
+-- Schema v1: the contract shared with Admin and PrepChef (docs/database-contract.md).
 -- Runs unchanged on a hosted Supabase project and on the local stack.
 
 create schema if not exists caterking_private;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import psycopg
@@ -62,3 +63,32 @@ def test_missing_url(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
     monkeypatch.delenv("CATERKING_DB_URL", raising=False)
     assert main(["migrate"]) == 2
     assert "--db-url is required" in capsys.readouterr().err
+
+
+def test_a_comment_edit_is_not_a_change_but_an_edit_of_the_sql_is(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checksums cover the SQL, not its comments: 0001's header was reworded (it named a
+    document outside this repository) without every database since warning about it.
+    Ledgers written the earlier way (over the whole text) are taken and noted anew."""
+    by_version = {m.version: m for m in migrations()}
+    with psycopg.connect(db_url, autocommit=True) as c:
+        # As a database migrated before: 0001's old whole-text checksum, 0002's whole text.
+        c.execute("update caterking_migrations.applied set checksum = '30e93570127e50fb' "
+                  "where version = '0001'")  # fmt: skip
+        whole = hashlib.sha256(by_version["0002"].sql.encode()).hexdigest()[:16]
+        c.execute(
+            "update caterking_migrations.applied set checksum = %s where version = '0002'",
+            (whole,),
+        )
+        c.execute("update caterking_migrations.applied set checksum = 'feedfacefeedface' "
+                  "where version = '0003'")  # fmt: skip
+    assert main(["migrate", "--db-url", db_url]) == 0
+    out = capsys.readouterr().out
+    assert "0001_kitchen_contract changed" not in out and "0002_" not in out
+    assert "warning: migration 0003_action_times_allergens changed since it was applied" in out
+    with psycopg.connect(db_url) as c:
+        rows = dict(c.execute("select version, checksum from caterking_migrations.applied"))
+    assert rows["0001"] == by_version["0001"].checksum
+    assert rows["0002"] == by_version["0002"].checksum
+    assert rows["0003"] == "feedfacefeedface"  # a real change stays visible
