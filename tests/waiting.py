@@ -29,3 +29,15 @@ async def until(
             await pilot.pause()
         else:
             await asyncio.sleep(step)
+
+
+def until_blocking(
+    cond: Callable[[], object], within: float = 3.0, *, what: str = "condition"
+) -> None:
+    """``until`` for plain (not async) tests that watch another process: each round
+    sleeps 50 ms, the only sleep a test needs, between looks at ``cond``."""
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {within} s")
+        time.sleep(0.05)

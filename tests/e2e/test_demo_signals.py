@@ -13,7 +13,6 @@ import subprocess
 import sys
 import termios
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -21,6 +20,7 @@ import pytest
 
 from caterking_server import demo
 from caterking_server.embedded_pg import free_port
+from tests.waiting import until_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,13 +81,6 @@ class DemoInPty:
             pass
 
 
-def wait(cond: object, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def tails(d: DemoInPty, stack_dir: Path, board: Path) -> str:
     """What a hung demo had shown and logged: the end of its screen, board and server logs."""
     out = [f"screen: {bytes(d.output[-1500:])!r}"]
@@ -113,8 +106,12 @@ def test_demo_cleans_up_on_every_signal_that_ends_it(tmp_path: Path) -> None:
     for how in ("SIGTERM", "hang-up", "SIGINT"):
         d = DemoInPty(tmp_path)
         try:
-            wait(lambda: demo.stack_env_if_up(stack_dir) is not None, 120, f"{how}: the stack")
-            wait(lambda d=d: b"Main Kitchen" in d.output, 60, f"{how}: the board on screen")
+            until_blocking(
+                lambda: demo.stack_env_if_up(stack_dir) is not None, 120, what=f"{how}: the stack"
+            )
+            until_blocking(
+                lambda d=d: b"Main Kitchen" in d.output, 60, what=f"{how}: the board on screen"
+            )
             assert leftovers(stack_dir), "serve runs"
             if how == "hang-up":
                 d.hang_up()  # the terminal goes away: the kernel sends SIGHUP
@@ -124,7 +121,9 @@ def test_demo_cleans_up_on_every_signal_that_ends_it(tmp_path: Path) -> None:
                 d.proc.wait(90)
             except subprocess.TimeoutExpired:
                 pytest.fail(f"{how}: the demo did not exit in 90 s\n{tails(d, stack_dir, board)}")
-            wait(lambda: not leftovers(stack_dir), 30, f"{how}: serve and Postgres to stop")
+            until_blocking(
+                lambda: not leftovers(stack_dir), 30, what=f"{how}: serve and Postgres to stop"
+            )
             assert demo.stack_env_if_up(stack_dir) is None
         finally:
             d.close()
