@@ -18,7 +18,9 @@ from tests.sync.fakes import FakeBackend
 from tests.waiting import until
 
 
-def engine(backend: FakeBackend, feed: Feed, **kw: object) -> SyncEngine:
+def engine(
+    backend: FakeBackend, feed: Feed, clock: FixedClock | None = None, **kw: object
+) -> SyncEngine:
     settings = SyncSettings(
         email="d@x",
         password="p",
@@ -32,7 +34,7 @@ def engine(backend: FakeBackend, feed: Feed, **kw: object) -> SyncEngine:
         feed=feed,
         **kw,  # type: ignore[arg-type]
     )
-    return SyncEngine(new_store(), backend, SystemClock(), settings)
+    return SyncEngine(new_store(clock=clock), backend, clock or SystemClock(), settings)
 
 
 async def test_auto_uses_broadcasts_when_the_probe_comes_back() -> None:
@@ -173,18 +175,8 @@ async def test_a_board_that_stays_connected_forgets_old_finished_tasks() -> None
     on one link holds the history window, not everything since it started."""
     clock = FixedClock(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
     backend = FakeBackend(broadcasts=True)
-    settings = SyncSettings(
-        email="d@x",
-        password="p",
-        backoff_base=0.01,
-        backoff_cap=0.05,
-        heartbeat_interval=0.2,
-        rng=random.Random(5),
-        board_history=timedelta(hours=12),
-        forget_every=300,
-    )
-    store = new_store(clock=clock)
-    e = SyncEngine(store, backend, clock, settings)
+    e = engine(backend, Feed.AUTO, clock, board_history=timedelta(hours=12), forget_every=300)
+    store = e.store
     e.start()
     try:
         await until(lambda: e.status.state is S.LIVE, 5)
